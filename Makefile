@@ -1,0 +1,38 @@
+# Course commands. `make lab` and `make test` create .venv on first use.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.course-installed
+# pytest-xdist: one notebook per worker (loadscope), one torch thread per worker.
+PYTEST_ARGS ?= -n 2 --dist loadscope
+
+.PHONY: help install lab test lint clean-outputs clean
+
+help:
+	@echo "make lab     start JupyterLab on the course (creates .venv when missing)"
+	@echo "make test    run every test and execute every notebook (creates .venv when missing)"
+	@echo "make lint    ruff on code and notebooks"
+	@echo "make clean-outputs  strip outputs from notebooks/*.ipynb before committing"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/00_start_here.ipynb
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+clean-outputs: $(STAMP)
+	$(BIN)/jupyter nbconvert --clear-output --inplace notebooks/*.ipynb
+
+clean:
+	rm -rf $(VENV) build *.egg-info

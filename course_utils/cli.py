@@ -1,0 +1,54 @@
+"""Command line: ``python -m course_utils {predict,doctor}``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .errors import CourseError
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from .models import load_classifier
+    from .predict import predict
+
+    clf = load_classifier(args.model, quiet=True)
+    if not clf.pretrained and not args.allow_random:
+        print(f"error: {args.model} has no pretrained weights here (offline and not cached), so its "
+              "predictions would be meaningless; use --model efficientnet_lite0, fetch the weights, "
+              "or pass --allow-random", file=sys.stderr)
+        return 2
+    for label, prob, _ in predict(clf, args.path, top=args.top):
+        print(f"{label}\t{prob:.4f}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the command line."""
+    parser = argparse.ArgumentParser(prog="python -m course_utils", description="ResNet & MobileNet course helpers")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("predict", help="print the top-K ImageNet labels of an image (label<TAB>probability)")
+    p.add_argument("path", help="image file")
+    p.add_argument("--model", default="efficientnet_lite0",
+                   help="classifier name (default efficientnet_lite0, which works offline; e.g. resnet50)")
+    p.add_argument("--top", type=int, default=5, help="how many labels (default 5)")
+    p.add_argument("--allow-random", action="store_true", help="print predictions even from random weights")
+    p.set_defaults(func=_predict)
+    d = sub.add_parser("doctor", help="report versions, device, cached weights, offline mode, widgets")
+    d.set_defaults(func=lambda args: __import__("course_utils.doctor", fromlist=["main"]).main())
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; course errors become one line on stderr and exit status 2."""
+    args = build_parser().parse_args(argv)
+    if getattr(args, "top", 1) < 1:
+        print("error: --top must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except CourseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

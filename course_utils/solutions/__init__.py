@@ -1,0 +1,1 @@
+"""Reference solutions, one module per notebook (``SOLUTIONS`` and typical ``WRONG`` answers)."""

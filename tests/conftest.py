@@ -1,0 +1,25 @@
+"""Test-wide settings: one torch thread per xdist worker, a headless plot backend."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Workers and the notebook kernels they start (which inherit this) use one thread each.
+    os.environ["COURSE_THREADS"] = "1"
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+if os.environ.get("COURSE_THREADS"):
+    torch.set_num_threads(int(os.environ["COURSE_THREADS"]))
+
+
+@pytest.fixture(scope="session")
+def lite0():
+    """The real EfficientNet-Lite0 classifier on the CPU (loaded once per worker)."""
+    from course_utils.models import load_classifier
+
+    return load_classifier("efficientnet_lite0", device="cpu")
