@@ -1,4 +1,4 @@
-"""Test-wide settings: one torch thread per xdist worker, a headless plot backend."""
+"""Test-wide settings (tests and notebooks): one torch thread per xdist worker, a headless plot backend."""
 
 from __future__ import annotations
 
