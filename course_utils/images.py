@@ -8,7 +8,6 @@ import urllib.request
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 import torch
@@ -17,7 +16,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from . import settings
 from .errors import ImageLoadError
 
-ImageInput = Union[str, Path, bytes, bytearray, Image.Image, np.ndarray, torch.Tensor]
+ImageInput = str | Path | bytes | bytearray | Image.Image | np.ndarray | torch.Tensor
 
 #: File name endings treated as images when a folder is given.
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})

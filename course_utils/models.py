@@ -10,7 +10,7 @@ import torchvision
 from torch import nn
 from torchvision.models import ResNet50_Weights, WeightsEnum
 
-from . import efficientnet_lite, settings
+from . import efficientnet_lite
 from .device import get_device
 from .errors import UnknownModelError
 from .notebook import banner

@@ -1,0 +1,87 @@
+"""Notebooks: stored without outputs, one template, lint clean, every torch.load safe."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def _cells(nb: Path) -> list[dict]:
+    return json.loads(nb.read_text(encoding="utf-8"))["cells"]
+
+
+def _src(cell: dict) -> str:
+    return "".join(cell["source"])
+
+
+def test_notebooks_exist():
+    names = [nb.name[:2] for nb in NOTEBOOKS]
+    assert "00" in names and "02" in names
+    assert len(set(names)) == len(names), "two notebooks share a number"
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_stored_without_outputs(nb):
+    for i, cell in enumerate(_cells(nb)):
+        if cell["cell_type"] == "code":
+            assert not cell.get("outputs"), f"{nb.name} cell {i} has outputs: run `make clean-outputs`"
+            assert cell.get("execution_count") is None, f"{nb.name} cell {i} has an execution count"
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_follows_template(nb):
+    cells = _cells(nb)
+    first = _src(cells[0])
+    assert cells[0]["cell_type"] == "markdown" and first.startswith(f"# {nb.name[:2]} · "), "title cell '# NN · Title'"
+    for part in ("**Learning objectives**", "**Prerequisites**", "**Estimated time**"):
+        assert part in first, f"{nb.name}: first cell lacks {part}"
+    code = [c for c in cells if c["cell_type"] == "code"]
+    assert "setup(" in _src(code[0]), f"{nb.name}: the first code cell must call setup()"
+    headings = [line for c in cells if c["cell_type"] == "markdown" for line in _src(c).splitlines()]
+    assert "## Summary" in headings and "## Further reading" in headings
+    assert headings.index("## Summary") < headings.index("## Further reading")
+    assert _src(cells[-1]).lstrip().startswith("## Further reading") or "## Further reading" in _src(cells[-1])
+
+
+@pytest.mark.parametrize("nb", [n for n in NOTEBOOKS if n.name[:2] != "00"], ids=lambda p: p.name)
+def test_has_exercises_with_headings(nb):
+    text = "\n".join(_src(c) for c in _cells(nb))
+    ids = re.findall(r'check\("(\d\d\.\d+)"', text)
+    assert len(set(ids)) >= 3, f"{nb.name}: at least 3 auto-checked exercises"
+    for ex_id in set(ids):
+        assert f"### Exercise {ex_id}" in text, f"{nb.name}: exercise {ex_id} lacks its '### Exercise {ex_id} — …' heading"
+        assert ex_id.startswith(nb.name[:2]), f"{nb.name}: exercise {ex_id} belongs to another notebook"
+
+
+def test_every_torch_load_is_weights_only():
+    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "*.py", "*.ipynb"],
+                           cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    offenders = []
+    for name in files:
+        text = (ROOT / name).read_text(encoding="utf-8", errors="ignore")
+        for m in re.finditer(r"torch\.load\(", text):
+            call = text[m.start(): m.start() + 400]
+            depth, end = 0, 0
+            for i, ch in enumerate(call):
+                depth += ch == "("
+                depth -= ch == ")"
+                if depth == 0 and ch == ")":
+                    end = i
+                    break
+            if "weights_only=True" not in call[: end + 1]:
+                offenders.append(f"{name}: {call[:60]!r}")
+    assert not offenders, offenders
+
+
+def test_ruff_clean():
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
