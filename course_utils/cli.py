@@ -1,4 +1,4 @@
-"""Command line: ``python -m course_utils {predict,doctor}``."""
+"""Command line: ``python -m course_utils {predict,fetch,doctor}``."""
 
 from __future__ import annotations
 
@@ -23,6 +23,12 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fetch(args: argparse.Namespace) -> int:
+    from .fetch import fetch
+
+    return fetch(args.names or None, dry_run=args.dry_run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the command line."""
     parser = argparse.ArgumentParser(prog="python -m course_utils", description="ResNet & MobileNet course helpers")
@@ -34,6 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=int, default=5, help="how many labels (default 5)")
     p.add_argument("--allow-random", action="store_true", help="print predictions even from random weights")
     p.set_defaults(func=_predict)
+    f = sub.add_parser("fetch", help="download the pretrained weights the course uses (for offline/workshop use)")
+    f.add_argument("names", nargs="*", help="model names (default: every course model)")
+    f.add_argument("--dry-run", action="store_true", help="list files and sizes without downloading")
+    f.set_defaults(func=_fetch)
     d = sub.add_parser("doctor", help="report versions, device, cached weights, offline mode, widgets")
     d.set_defaults(func=lambda args: __import__("course_utils.doctor", fromlist=["main"]).main())
     return parser

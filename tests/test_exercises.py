@@ -44,7 +44,8 @@ def test_wrong_answers_rejected(ex_id):
 
 @pytest.mark.parametrize("ex_id", EXERCISES)
 def test_untouched_is_not_yet(ex_id):
-    for stub in (_stub, ..., None):
+    function_answer = callable(_solutions(ex_id).SOLUTIONS[ex_id])
+    for stub in (_stub, ..., None) if function_answer else (..., None):
         assert evaluate(ex_id, stub).status == "not yet"
 
 
