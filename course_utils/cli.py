@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from .errors import CourseError
 
 
 def _predict(args: argparse.Namespace) -> int:
+    from .images import image_files
     from .models import load_classifier
     from .predict import predict
 
@@ -18,7 +20,13 @@ def _predict(args: argparse.Namespace) -> int:
               "predictions would be meaningless; use --model efficientnet_lite0, fetch the weights, "
               "or pass --allow-random", file=sys.stderr)
         return 2
-    for label, prob, _ in predict(clf, args.path, top=args.top):
+    path = Path(args.path)
+    if path.is_dir():  # a folder: one block per image, headed by its file name
+        for file, preds in zip(image_files(path), predict(clf, path, top=args.top)):
+            print(f"# {file.name}")
+            print("\n".join(f"{label}\t{prob:.4f}" for label, prob, _ in preds))
+        return 0
+    for label, prob, _ in predict(clf, path, top=args.top):
         print(f"{label}\t{prob:.4f}")
     return 0
 
@@ -34,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m course_utils", description="ResNet & MobileNet course helpers")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("predict", help="print the top-K ImageNet labels of an image (label<TAB>probability)")
-    p.add_argument("path", help="image file")
+    p.add_argument("path", help="image file, or a folder of images")
     p.add_argument("--model", default="efficientnet_lite0",
                    help="classifier name (default efficientnet_lite0, which works offline; e.g. resnet50)")
     p.add_argument("--top", type=int, default=5, help="how many labels (default 5)")

@@ -112,7 +112,7 @@ def _array_to_image(arr: np.ndarray, name: str) -> Image.Image:
         if arr.min() < 0 or arr.max() > 255:
             raise ImageLoadError(f"{name}: integer arrays must hold values in 0..255 (dtype {arr.dtype})")
         arr = arr.astype(np.uint8)
-    return Image.fromarray(np.ascontiguousarray(arr))
+    return to_rgb(Image.fromarray(np.ascontiguousarray(arr)))
 
 
 def _high_bit_depth_to_l(img: Image.Image) -> Image.Image:

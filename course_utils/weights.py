@@ -67,6 +67,8 @@ def download(url: str, dest: Path, *, check_hash: bool = True, timeout: float | 
                 torch.hub.download_url_to_file(url, str(dest), hash_prefix, progress=progress)
     except Timeout:
         raise DownloadError(f"{dest}: another process has held the download lock for 30 min; remove {dest}.lock") from None
+    except urllib.error.HTTPError as exc:
+        raise DownloadError(f"{url}: download failed (HTTP {exc.code} {exc.reason})") from None
     except (urllib.error.URLError, OSError, TimeoutError) as exc:
         reason = getattr(exc, "reason", exc)
         raise DownloadError(f"{url}: download failed ({reason})") from None

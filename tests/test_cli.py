@@ -1,0 +1,110 @@
+"""The command line as a learner or instructor runs it, in a fresh process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from course_utils.images import sample_path
+
+ENV = {**os.environ, "COURSE_OFFLINE": "1"}
+
+
+def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "course_utils", *args], capture_output=True, text=True,
+                          env=env or ENV, timeout=300)
+
+
+def test_predict_cat_and_espresso_offline():
+    cat = run("predict", str(sample_path("chelsea")), "--model", "efficientnet_lite0", "--top", "3")
+    assert cat.returncode == 0, cat.stderr
+    lines = [line.split("\t") for line in cat.stdout.strip().splitlines()]
+    assert len(lines) == 3 and lines[0][0] in {"tabby", "tiger cat", "Egyptian cat"}
+    probs = [float(p) for _, p in lines]
+    assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1.0001
+    coffee = run("predict", str(sample_path("coffee")), "--model", "efficientnet_lite0")
+    assert coffee.stdout.splitlines()[0].startswith("espresso\t") and len(coffee.stdout.splitlines()) == 5
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["predict", "no/such/file.jpg"], "no such file"),
+        (["predict", "pyproject.toml"], "not an image"),
+        (["predict", "data"], "holds no image files"),
+        (["predict", "data/images/chelsea.jpg", "--model", "resnet5"], "did you mean"),
+        (["predict", "data/images/chelsea.jpg", "--top", "0"], "--top"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args, needle):
+    result = run(*args)
+    assert result.returncode == 2, result
+    assert needle in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert result.stdout == ""
+
+
+def test_predict_a_folder():
+    result = run("predict", "data/images", "--top", "1")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[lines.index("# coffee.jpg") + 1].startswith("espresso\t")
+    assert sum(line.startswith("# ") for line in lines) == 5
+
+
+def test_random_weights_are_never_presented_as_real(tmp_path):
+    result = run("predict", "data/images/chelsea.jpg", "--model", "resnet18", env={**ENV, "TORCH_HOME": str(tmp_path)})
+    assert result.returncode == 2 and "meaningless" in result.stderr and result.stdout == ""
+    forced = run("predict", "data/images/chelsea.jpg", "--model", "resnet18", "--allow-random", "--top", "2",
+                 env={**ENV, "TORCH_HOME": str(tmp_path)})
+    assert forced.returncode == 0 and len(forced.stdout.splitlines()) == 2
+
+
+def test_doctor_reports_what_an_instructor_needs(tmp_path):
+    result = run("doctor", env={**ENV, "TORCH_HOME": str(tmp_path)})
+    out = result.stdout
+    for needle in ("Python", "torch", "torchvision", "device", "offline mode", "ON", "weights resnet50",
+                   "NOT cached", "weights efficientnet_lite0", "SHA-256 verified", "widgets", "jupyterlab_widgets",
+                   str(tmp_path)):
+        assert needle in out, needle
+    assert result.returncode == 0
+
+
+def test_fetch_dry_run_lists_sizes_without_network(tmp_path):
+    result = run("fetch", "--dry-run", env={**ENV, "TORCH_HOME": str(tmp_path)})
+    assert result.returncode == 0
+    assert "resnet50-11ad3fa6.pth" in result.stdout and "MB" in result.stdout
+    assert not (tmp_path / "hub").exists() or not any((tmp_path / "hub").rglob("*.pth"))
+
+
+_GUARD = textwrap.dedent("""
+    import sys
+    events = []
+    def hook(event, args):
+        if event.startswith("socket.") and event not in ("socket.__new__",) or event == "urllib.Request":
+            events.append((event, repr(args)[:120]))
+    sys.addaudithook(hook)
+    from course_utils.cli import main
+    from course_utils import load_classifier, load_image, predict
+    for name in ("resnet18", "resnet50", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large"):
+        load_classifier(name, quiet=True)
+    try:
+        load_image("https://example.com/cat.jpg")
+    except Exception:
+        pass
+    code = main(["predict", "data/images/coffee.jpg", "--model", "efficientnet_lite0"])
+    assert code == 0
+    print("NETWORK EVENTS:", events)
+""")
+
+
+def test_offline_mode_opens_no_socket(tmp_path):
+    """Audit hooks see every socket connect, DNS lookup and urllib request: offline there must be none."""
+    result = subprocess.run([sys.executable, "-c", _GUARD], capture_output=True, text=True, timeout=300,
+                            env={**ENV, "TORCH_HOME": str(tmp_path)})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "NETWORK EVENTS: []" in result.stdout, result.stdout
