@@ -48,7 +48,7 @@ def report() -> tuple[list[tuple[str, bool, str]], bool]:
     device = get_device()
     gpu = f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""
     rows = [
-        ("Python", sys.version_info >= (3, 10), platform.python_version()),
+        ("Python", sys.version_info >= (3, 11), platform.python_version()),
         ("torch", True, torch.__version__),
         ("torchvision", True, torchvision.__version__),
         ("device", True, f"{device}{gpu}; CPU threads {torch.get_num_threads()}"),
