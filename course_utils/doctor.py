@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import importlib.metadata as md
+import os
 import platform
+import shutil
 import sys
+from pathlib import Path
 
 import torch
 import torchvision
@@ -43,6 +46,45 @@ def lite0_status() -> tuple[bool, str]:
     return ok, f"{path} ({'SHA-256 verified' if ok else 'SHA-256 MISMATCH: reinstall the package'})"
 
 
+def _existing_parent(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def cache_status(folder: Path, everything_cached: bool) -> tuple[bool, str]:
+    """Whether a cache folder can be written (or need not be: read-only is fine when it holds everything)."""
+    base = _existing_parent(folder)
+    writable = os.access(base, os.W_OK)
+    free = shutil.disk_usage(base).free / 2**30
+    if writable:
+        return free > 1.0 or everything_cached, f"{folder} (writable, {free:.1f} GB free)"
+    if everything_cached:
+        return True, f"{folder} (read-only, holds everything needed)"
+    return False, f"{folder} is read-only and incomplete: set TORCH_HOME/COURSE_DATA to a writable folder"
+
+
+def kernel_status() -> tuple[bool, str]:
+    """Whether Jupyter can find a Python kernel for the notebooks."""
+    try:
+        from jupyter_client.kernelspec import KernelSpecManager
+
+        specs = KernelSpecManager().find_kernel_specs()
+    except Exception as exc:  # jupyter missing or broken
+        return False, f"no Jupyter kernel found ({exc}): pip install -e '.[dev]'"
+    return ("python3" in specs), ", ".join(sorted(specs)) or "none: python -m ipykernel install --user"
+
+
+def accelerator_status() -> tuple[bool, str]:
+    """GPU or Apple-silicon accelerator, if any (the course also runs on the CPU)."""
+    if torch.cuda.is_available():
+        free, total = torch.cuda.mem_get_info()
+        return True, f"CUDA {torch.version.cuda}: {torch.cuda.get_device_name()} ({free / 2**30:.0f}/{total / 2**30:.0f} GB free)"
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return True, "Apple MPS"
+    return True, "none (CPU only: every notebook still runs)"
+
+
 def report() -> tuple[list[tuple[str, bool, str]], bool]:
     """Rows ``(item, ok, detail)`` and whether everything the course needs is ready."""
     device = get_device()
@@ -55,6 +97,7 @@ def report() -> tuple[list[tuple[str, bool, str]], bool]:
         ("offline mode", True, "ON (COURSE_OFFLINE=1): no network use" if settings.offline() else "off (downloads allowed)"),
         ("weights cache", True, str(settings.weights_dir())),
     ]
+    cached_all = True
     for name in COURSE_MODELS:
         if name == "efficientnet_lite0":
             ok, detail = lite0_status()
@@ -62,10 +105,13 @@ def report() -> tuple[list[tuple[str, bool, str]], bool]:
             continue
         w = get_weights(name)
         cached = is_cached(w)
+        cached_all &= cached
         rows.append((f"weights {name}", True, f"{w} cached" if cached else f"{w} NOT cached ({weights_file(w).name}): "
                      "random weights offline; `python -m course_utils fetch` prepares it"))
-    ok, detail = widgets_status()
-    rows.append(("widgets", ok, detail))
+    rows.append(("weights cache folder", *cache_status(settings.weights_dir(), cached_all)))
+    rows.append(("widgets", *widgets_status()))
+    rows.append(("Jupyter kernel", *kernel_status()))
+    rows.append(("GPU", *accelerator_status()))
     return rows, all(ok for _, ok, _ in rows)
 
 
