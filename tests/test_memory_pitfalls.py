@@ -1,0 +1,111 @@
+"""course_utils.memory and course_utils.pitfalls on real models and real processes."""
+
+from __future__ import annotations
+
+import pickle
+import sys
+
+import pytest
+import torch
+import torchvision
+from torch import nn
+
+from course_utils.errors import CourseError
+from course_utils.memory import MemoryUse, format_bytes, measure_peak_memory, peak_memory, saved_tensors_bytes
+from course_utils.pitfalls import InputSizeError, Pitfall, default_num_workers, min_input_size, pitfall
+
+
+def test_format_bytes():
+    assert format_bytes(512) == "512 B"
+    assert format_bytes(1536) == "1.5 KiB"
+    assert format_bytes(3 * 2**20) == "3.0 MiB"
+    assert format_bytes(5 * 2**30) == "5.0 GiB"
+
+
+def test_saved_tensors_counts_autograd_memory_only():
+    net = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 16, 3, padding=1))
+    x = torch.randn(4, 3, 32, 32)
+    out, saved = saved_tensors_bytes(net, x)
+    assert out.shape == (4, 16, 32, 32)
+    # at least the input and the ReLU output (4·16·32·32 floats) are kept for backward
+    assert saved >= x.numel() * 4 + 4 * 16 * 32 * 32 * 4
+
+    def no_grad():
+        with torch.inference_mode():
+            return net(x)
+
+    assert saved_tensors_bytes(no_grad)[1] == 0
+    _, saved_twice = saved_tensors_bytes(lambda: (net(x), net(x)))
+    assert saved_twice > saved  # two graphs, two sets of activations
+
+
+def test_peak_memory_sees_a_large_allocation():
+    with peak_memory("cpu") as small:
+        torch.zeros(1000)
+    with peak_memory("cpu") as big:
+        t = torch.ones(64 * 2**20 // 4)  # 64 MiB, touched
+        del t
+    assert isinstance(big, MemoryUse) and big.device == "cpu" and big.method
+    assert big.peak_bytes >= 48 * 2**20, str(big)
+    assert big.peak_bytes > small.peak_bytes
+    assert "MiB" in str(big) and big.mib >= 48
+
+
+def test_measure_peak_memory_returns_result_and_shows_autograd_cost(lite0):
+    x = torch.randn(4, 3, 160, 160)
+
+    def inference():
+        with torch.inference_mode():
+            return lite0.model(x)
+
+    out_i, mem_i = measure_peak_memory(inference, device="cpu")
+    out_g, mem_g = measure_peak_memory(lite0.model, x, device="cpu")
+    assert out_i.shape == out_g.shape == (4, 1000)
+    assert out_g.requires_grad and not out_i.requires_grad
+    if sys.platform.startswith("linux"):
+        assert mem_g.peak_bytes > mem_i.peak_bytes
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_peak_memory_cuda():
+    with peak_memory("cuda") as use:
+        t = torch.ones(16 * 2**20 // 4, device="cuda")
+        del t
+    assert use.peak_bytes >= 16 * 2**20 and "CUDA" in use.method
+
+
+def test_pitfall_box_renders(capsys):
+    box = pitfall("Title", symptom="s1", cause="c1", fix="f1", measured="m1")
+    assert isinstance(box, Pitfall)
+    printed = capsys.readouterr().out
+    assert "symptom : s1" in printed and "measured: m1" in printed
+    html = box._repr_html_()
+    assert "Symptom" in html and "Measured here" in html and "<b>Title</b>" in html
+    assert "Measured" not in Pitfall("t", "s", "c", "f")._repr_html_()
+    assert "<script>" not in pitfall("<script>", "s", "c", "f")._repr_html_()
+
+
+def test_min_input_size_real_models(lite0):
+    assert min_input_size(lite0.model, range(1, 65)) == 32
+    r18 = torchvision.models.resnet18().train()
+    assert min_input_size(r18, range(1, 9)) == 1
+    assert r18.training  # mode restored
+
+
+def test_min_input_size_none_fits():
+    with pytest.raises(InputSizeError, match="sizes") as info:
+        min_input_size(nn.Conv2d(3, 4, 9), range(1, 5))
+    assert isinstance(info.value, CourseError)
+
+
+def test_default_num_workers_matches_start_method():
+    import multiprocessing
+
+    n = default_num_workers()
+    method = multiprocessing.get_start_method(allow_none=True) or multiprocessing.get_context().get_start_method()
+    assert (n == 0) if method != "fork" else (0 <= n <= 4)
+
+
+def test_notebook_classes_pickle_by_reference():
+    # the mechanism notebook 07 relies on: classes pickle by module and name
+    assert b"Pitfall" in pickle.dumps(Pitfall("t", "s", "c", "f"))
