@@ -6,12 +6,13 @@ STAMP  := $(VENV)/.course-installed
 # pytest-xdist: one notebook per worker (loadscope), one torch thread per worker.
 PYTEST_ARGS ?= -n 2 --dist loadscope
 
-.PHONY: help install lab test lint clean-outputs clean
+.PHONY: help install lab test lint book clean-outputs clean
 
 help:
 	@echo "make lab     start JupyterLab on the course (creates .venv when missing)"
 	@echo "make test    run every test and execute every notebook (creates .venv when missing)"
 	@echo "make lint    ruff on code and notebooks"
+	@echo "make book    execute every notebook and render the course to HTML in _build/book"
 	@echo "make clean-outputs  strip outputs from notebooks/*.ipynb before committing"
 
 $(STAMP): pyproject.toml
@@ -31,8 +32,11 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+book: $(STAMP)
+	$(BIN)/python scripts/build_book.py --out _build/book
+
 clean-outputs: $(STAMP)
 	$(BIN)/jupyter nbconvert --clear-output --inplace notebooks/*.ipynb
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build _build *.egg-info

@@ -1,0 +1,141 @@
+"""course_utils.embeddings: backbone, batched and cached extraction, augmented views, similarity search."""
+
+from __future__ import annotations
+
+import matplotlib
+import matplotlib.pyplot
+
+matplotlib.use("Agg")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from PIL import Image  # noqa: E402
+from torch import nn  # noqa: E402
+from torchvision.transforms import v2  # noqa: E402
+
+from course_utils.embeddings import (  # noqa: E402
+    EmbeddingCache,
+    EmbeddingError,
+    augmented_views,
+    backbone,
+    cosine_similarity_matrix,
+    extract_embeddings,
+    image_key,
+    nearest_neighbours,
+    similarity_heatmap,
+)
+from course_utils.errors import CourseError  # noqa: E402
+from course_utils.images import SAMPLE_IMAGES, sample_image  # noqa: E402
+
+TINY_PREPROCESS = v2.Compose([v2.ToImage(), v2.Resize((16, 16), antialias=True), v2.ToDtype(torch.float32, scale=True)])
+
+
+def _tiny_embedder() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(1)).eval()
+
+
+def _colour_images(n: int) -> list[Image.Image]:
+    return [Image.new("RGB", (20 + i, 18), (40 * i % 256, 255 - 30 * i % 256, 17 * i % 256)) for i in range(n)]
+
+
+def test_backbone_equals_forward_features(lite0):
+    x = torch.stack([lite0.preprocess(sample_image(n)) for n in ("chelsea", "rocket")])
+    with torch.inference_mode():
+        assert torch.allclose(backbone(lite0)(x), lite0.model.forward_features(x), atol=1e-5)
+
+
+def test_augmented_views_are_reproducible_and_leave_global_rng_alone():
+    img = sample_image("chelsea")
+    torch.manual_seed(123)
+    before = torch.rand(1)
+    torch.manual_seed(123)
+    views = augmented_views(img, n=3, seed=7)
+    assert torch.equal(torch.rand(1), before)  # the global random state was not consumed
+    again = augmented_views(img, n=3, seed=7)
+    other = augmented_views(img, n=3, seed=8)
+    assert len(views) == 3 and all(v.size == (300, 300) for v in views)  # square crops of the short side
+    assert [image_key(v) for v in views] == [image_key(v) for v in again]
+    assert [image_key(v) for v in views] != [image_key(v) for v in other]
+    with pytest.raises(EmbeddingError):
+        augmented_views(img, n=0)
+
+
+def test_cache_hits_misses_and_equality():
+    model, images = _tiny_embedder(), _colour_images(5)
+    cache = EmbeddingCache()
+    first = cache.embed(model, images[:3], TINY_PREPROCESS, batch_size=2, progress=False)
+    assert (cache.hits, cache.misses, len(cache)) == (0, 3, 3)
+    both = cache.embed(model, images, TINY_PREPROCESS, batch_size=2, progress=False)
+    assert (cache.hits, cache.misses, len(cache)) == (3, 5, 5)
+    direct = extract_embeddings(model, images, TINY_PREPROCESS, batch_size=2, progress=False)
+    assert both.shape == (5, 8) and torch.allclose(both, direct, atol=1e-6)
+    assert torch.equal(both[:3], first)
+    # the same pixels in a new object hit the cache
+    cache.embed(model, [images[0].copy()], TINY_PREPROCESS, progress=False)
+    assert cache.hits == 4
+
+
+def test_cache_recomputes_after_the_weights_change():
+    model, images = _tiny_embedder(), _colour_images(2)
+    cache = EmbeddingCache()
+    before = cache.embed(model, images, TINY_PREPROCESS, progress=False)
+    with torch.no_grad():
+        model[0].weight.mul_(2.0)  # e.g. an optimizer step
+    after = cache.embed(model, images, TINY_PREPROCESS, progress=False)
+    assert cache.misses == 4 and not torch.allclose(before, after)
+    assert torch.allclose(after, extract_embeddings(model, images, TINY_PREPROCESS, progress=False), atol=1e-6)
+    cache.clear()
+    assert len(cache) == 0 and cache.hits == cache.misses == 0
+
+
+def test_cache_errors_are_course_errors():
+    cache, model = EmbeddingCache(), _tiny_embedder()
+    with pytest.raises(EmbeddingError, match="preprocess"):
+        cache.embed(model, _colour_images(1))
+    with pytest.raises(EmbeddingError, match="preprocessed batch"):
+        cache.embed(model, torch.zeros(2, 3, 16, 16), TINY_PREPROCESS)
+    with pytest.raises(CourseError, match="non-empty"):
+        cache.embed(model, [], TINY_PREPROCESS)
+
+
+def test_cosine_similarity_and_nearest_neighbours():
+    a = torch.tensor([[1.0, 0.0], [10.0, 10.0], [0.0, -3.0]])
+    sim = cosine_similarity_matrix(a)
+    assert torch.allclose(sim.diagonal(), torch.ones(3)) and torch.allclose(sim, sim.T)
+    assert sim[0, 1] == pytest.approx(2**-0.5, abs=1e-6) and sim[0, 2] == pytest.approx(0.0, abs=1e-6)
+    scores, idx = nearest_neighbours(torch.tensor([[2.0, 1.9]]), a, k=2)
+    assert idx.tolist() == [[1, 0]] and scores[0, 0] > scores[0, 1]
+    _, idx = nearest_neighbours(a, k=1, exclude_self=True)
+    assert idx[:, 0].tolist() == [1, 0, 0]
+    with pytest.raises(EmbeddingError, match="k=3"):
+        nearest_neighbours(a, k=3, exclude_self=True)
+    with pytest.raises(EmbeddingError, match="unsqueeze"):
+        cosine_similarity_matrix(torch.ones(4))
+    with pytest.raises(EmbeddingError, match="same model"):
+        cosine_similarity_matrix(a, torch.ones(2, 5))
+    with pytest.raises(EmbeddingError, match="gallery"):
+        nearest_neighbours(a, a[:2], exclude_self=True)
+
+
+def test_augmented_cat_finds_the_original_cat(lite0):
+    """Real weights, real structure: every augmented crop of the cat is nearest to the cat photo."""
+    names = list(SAMPLE_IMAGES)
+    originals = [sample_image(n) for n in names]
+    cache = EmbeddingCache()
+    gallery = cache.embed(lite0, originals, progress=False)
+    views = [v for seed in range(3) for v in augmented_views(originals[0], n=2, seed=seed)]
+    queries = cache.embed(lite0, views, progress=False)
+    assert gallery.shape == (5, 1280) and queries.shape == (6, 1280)
+    _, idx = nearest_neighbours(queries, gallery)
+    assert [names[i] for i in idx[:, 0].tolist()] == ["chelsea"] * 6
+
+
+def test_similarity_heatmap():
+    sim = cosine_similarity_matrix(torch.randn(4, 6, generator=torch.Generator().manual_seed(0)))
+    fig = similarity_heatmap(sim, list("abcd"), title="t", annotate=True)
+    assert isinstance(fig, Figure)
+    with pytest.raises(EmbeddingError, match="one label per row"):
+        similarity_heatmap(sim, ["a"])
+    matplotlib.pyplot.close("all")
