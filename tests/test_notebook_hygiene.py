@@ -61,6 +61,25 @@ def test_has_exercises_with_headings(nb):
         assert ex_id.startswith(nb.name[:2]), f"{nb.name}: exercise {ex_id} belongs to another notebook"
 
 
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_colab_and_binder_ready(nb):
+    import tomllib
+
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    repo_url = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]["Repository"]
+    slug = repo_url.removeprefix("https://github.com/")
+    cells = _cells(nb)
+    title = _src(cells[0])
+    assert f"colab.research.google.com/github/{slug}/blob/main/notebooks/{nb.name}" in title
+    assert f"mybinder.org/v2/gh/{slug}/main?urlpath=lab/tree/notebooks/{nb.name}" in title
+    setup_cell = _src(next(c for c in cells if c["cell_type"] == "code"))
+    assert 'find_spec("course_utils") is None' in setup_cell and f"git clone -q --depth 1 {repo_url} " in setup_cell
+    python = TransformerManager().transform_cell(setup_cell)  # what IPython runs: must be valid Python
+    compile(python, nb.name, "exec")
+    assert "get_ipython().system('git clone" in python and "pip" in python
+
+
 def test_every_torch_load_is_weights_only():
     files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "*.py", "*.ipynb"],
                            cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
