@@ -1,0 +1,315 @@
+"""Transfer learning: new heads, freezing, parameter groups, cached-embedding linear probes, a fit loop.
+
+The notebook writes each step by hand first; these helpers package the same steps:
+
+* :func:`replace_head`, :func:`freeze_all_but`, :func:`count_trainable`, :func:`param_groups`
+* :func:`freeze_bn_stats` — the fix for the frozen-BatchNorm pitfall
+* :func:`cached_embeddings` + :func:`train_linear_probe` — run the frozen backbone once
+* :func:`fit` — full fine-tuning with optional head warm-up, AMP on CUDA, tqdm, history
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import time
+import weakref
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from filelock import FileLock
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from . import settings
+from .embeddings import backbone, extract_embeddings
+from .models import Classifier
+
+_BN = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
+
+
+def head_of(model: nn.Module) -> nn.Linear:
+    """The final linear layer: ``fc`` (ResNet), ``classifier[-1]`` (MobileNet, EfficientNet) or ``_fc``."""
+    for attr in ("fc", "_fc", "head"):
+        layer = getattr(model, attr, None)
+        if isinstance(layer, nn.Linear):
+            return layer
+    classifier = getattr(model, "classifier", None)
+    if isinstance(classifier, nn.Sequential) and isinstance(classifier[-1], nn.Linear):
+        return classifier[-1]
+    if isinstance(classifier, nn.Linear):
+        return classifier
+    raise TypeError(f"{type(model).__name__}: no fc/_fc/classifier[-1] linear head found; replace the head by hand")
+
+
+def replace_head(model: nn.Module, num_classes: int) -> nn.Linear:
+    """Put a fresh ``nn.Linear(in_features, num_classes)`` where the old head was; returns it."""
+    old = head_of(model)
+    new = nn.Linear(old.in_features, num_classes).to(old.weight.device)
+    for attr in ("fc", "_fc", "head", "classifier"):
+        if getattr(model, attr, None) is old:
+            setattr(model, attr, new)
+            return new
+    model.classifier[-1] = new
+    return new
+
+
+def count_trainable(model: nn.Module) -> int:
+    """Number of parameter values with ``requires_grad=True``."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def freeze_all_but(model: nn.Module, *keep: nn.Module) -> int:
+    """Freeze every parameter except those of ``keep`` (e.g. the head); returns the trainable count."""
+    kept = {id(p) for m in keep for p in m.parameters()}
+    for p in model.parameters():
+        p.requires_grad_(id(p) in kept)
+    return count_trainable(model)
+
+
+def param_groups(model: nn.Module, head: nn.Module, head_lr: float = 1e-3, backbone_lr: float = 1e-5,
+                 weight_decay: float = 1e-4) -> list[dict]:
+    """Two AdamW groups: the head at ``head_lr``, everything else at ``backbone_lr``.
+
+    Every parameter lands in exactly one group (all are made trainable).
+    """
+    head_ids = {id(p) for p in head.parameters()}
+    for p in model.parameters():
+        p.requires_grad_(True)
+    backbone = [p for p in model.parameters() if id(p) not in head_ids]
+    return [{"params": list(head.parameters()), "lr": head_lr, "weight_decay": weight_decay, "name": "head"},
+            {"params": backbone, "lr": backbone_lr, "weight_decay": weight_decay, "name": "backbone"}]
+
+
+def freeze_bn_stats(model: nn.Module) -> int:
+    """Put every BatchNorm whose parameters are all frozen into eval mode (running stats stop updating).
+
+    Call it after ``model.train()``: ``requires_grad=False`` alone does not stop BN from
+    updating ``running_mean``/``running_var`` in train mode. Returns how many layers it froze.
+    """
+    n = 0
+    for m in model.modules():
+        if isinstance(m, _BN) and not any(p.requires_grad for p in m.parameters(recurse=False)):
+            m.eval()
+            n += 1
+    return n
+
+
+@dataclass
+class History:
+    """Per-epoch loss, accuracy and time of a training run."""
+
+    train_loss: list[float] = field(default_factory=list)
+    train_acc: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_acc: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, list[float]]:
+        """The history as a plain dict (safe to save in a checkpoint)."""
+        return asdict(self)
+
+    @property
+    def total_seconds(self) -> float:
+        """Wall time of all epochs together."""
+        return float(sum(self.seconds))
+
+
+# ---------------------------------------------------------------- embedding cache
+
+def _state_hash(model: nn.Module) -> str:
+    digest = hashlib.sha256()
+    for name, t in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def embedding_cache_key(clf: Classifier, dataset, transform: Callable) -> str:
+    """Hash of what determines the embeddings: model name and weights, dataset content, transform.
+
+    Pretrained models are keyed by their weights' name; random ones by a hash of their state,
+    so two different random initialisations never share a cache entry.
+    """
+    model_id = f"{clf.name}:{clf.weights}" if clf.pretrained else f"{clf.name}:random:{_state_hash(clf.model)}"
+    data_id = f"{getattr(dataset, 'root', '')}:{dataset.fingerprint()}"
+    text = f"{model_id}|{data_id}|{transform!r}"
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+_BACKBONES: weakref.WeakKeyDictionary[nn.Module, nn.Module] = weakref.WeakKeyDictionary()
+
+
+def frozen_backbone(clf: Classifier) -> nn.Module:
+    """The feature extractor of ``clf`` (built once per model with ``create_feature_extractor``, then reused)."""
+    if clf.model not in _BACKBONES:
+        _BACKBONES[clf.model] = backbone(clf)
+    return _BACKBONES[clf.model]
+
+
+def embeddings_dir() -> Path:
+    """Where cached embeddings live: ``$COURSE_DATA/embeddings``."""
+    return settings.data_cache_dir() / "embeddings"
+
+
+def cached_embeddings(clf: Classifier, dataset, transform: Callable | None = None, batch_size: int = 32,
+                      cache_dir: str | Path | None = None, progress: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """Embeddings ``[N, D]`` and labels ``[N]`` of ``dataset`` under the frozen backbone of ``clf``.
+
+    Computed once with :func:`course_utils.embeddings.extract_embeddings` and stored in
+    ``cache_dir`` (default ``$COURSE_DATA/embeddings``) under :func:`embedding_cache_key`;
+    later calls with the same model, weights, data and transform read the file instead.
+    The file is written atomically under a lock; a read-only cache is read, never written.
+    """
+    transform = transform or clf.preprocess
+    folder = Path(cache_dir) if cache_dir is not None else embeddings_dir()
+    path = folder / f"{clf.name}-{embedding_cache_key(clf, dataset, transform)}.pt"
+    if path.is_file():
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        return blob["x"], blob["y"]
+    paths = [p for p, _ in dataset.samples]
+    x = extract_embeddings(frozen_backbone(clf), paths, preprocess=transform, batch_size=batch_size,
+                           device=clf.device, progress=progress)
+    y = torch.tensor(dataset.targets, dtype=torch.long)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(path) + ".lock", timeout=600):
+            fd, tmp = tempfile.mkstemp(dir=folder, suffix=".part")
+            os.close(fd)
+            torch.save({"x": x, "y": y, "classes": list(dataset.classes)}, tmp)
+            os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only cache: the embeddings are still returned, just not stored
+    return x, y
+
+
+# ---------------------------------------------------------------- training loops
+
+def train_linear_probe(x: torch.Tensor, y: torch.Tensor, num_classes: int, x_val: torch.Tensor | None = None,
+                       y_val: torch.Tensor | None = None, epochs: int = 10, lr: float = 1e-3, batch_size: int = 32,
+                       weight_decay: float = 1e-4, seed: int = 0) -> tuple[nn.Linear, History]:
+    """Train ``nn.Linear(D, num_classes)`` on fixed features with AdamW; returns the head and its history.
+
+    Deterministic for a given ``seed`` (its own generator for init and shuffling).
+    """
+    g = torch.Generator().manual_seed(seed)
+    head = nn.Linear(x.shape[1], num_classes)
+    with torch.no_grad():
+        bound = 1 / x.shape[1] ** 0.5
+        head.weight.uniform_(-bound, bound, generator=g)
+        head.bias.uniform_(-bound, bound, generator=g)
+    opt = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=weight_decay)
+    loss_fn, hist = nn.CrossEntropyLoss(), History()
+    for _ in range(epochs):
+        start, total, correct, loss_sum = time.perf_counter(), 0, 0, 0.0
+        for idx in torch.randperm(len(x), generator=g).split(batch_size):
+            logits = head(x[idx])
+            loss = loss_fn(logits, y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            loss_sum += loss.item() * len(idx)
+            correct += (logits.argmax(1) == y[idx]).sum().item()
+            total += len(idx)
+        hist.train_loss.append(loss_sum / total)
+        hist.train_acc.append(correct / total)
+        if x_val is not None and y_val is not None:
+            with torch.no_grad():
+                logits = head(x_val)
+                hist.val_loss.append(loss_fn(logits, y_val).item())
+                hist.val_acc.append((logits.argmax(1) == y_val).float().mean().item())
+        hist.seconds.append(time.perf_counter() - start)
+    return head, hist
+
+
+def _set_trainable(params: Iterable[nn.Parameter], flag: bool) -> None:
+    for p in params:
+        p.requires_grad_(flag)
+
+
+def run_epoch(model: nn.Module, loader: DataLoader, device: torch.device, optimizer: torch.optim.Optimizer | None = None,
+              scaler: torch.amp.GradScaler | None = None, amp: bool = False, desc: str = "",
+              progress: bool = True) -> tuple[float, float]:
+    """One pass over ``loader``: trains when ``optimizer`` is given, else evaluates. Returns (loss, accuracy)."""
+    loss_fn = nn.CrossEntropyLoss()
+    total, correct, loss_sum = 0, 0, 0.0
+    use_amp = amp and device.type == "cuda"
+    with torch.set_grad_enabled(optimizer is not None):
+        for xb, yb in tqdm(loader, desc=desc, leave=False, disable=not progress):
+            xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
+            with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
+                logits = model(xb)
+                loss = loss_fn(logits.float(), yb)
+            if optimizer is not None:
+                optimizer.zero_grad(set_to_none=True)
+                if scaler is not None and scaler.is_enabled():
+                    scaler.scale(loss).backward()
+                    scaler.step(optimizer)
+                    scaler.update()
+                else:
+                    loss.backward()
+                    optimizer.step()
+            loss_sum += loss.item() * len(yb)
+            correct += (logits.argmax(1) == yb).sum().item()
+            total += len(yb)
+    return loss_sum / max(total, 1), correct / max(total, 1)
+
+
+def fit(model: nn.Module, train_loader: DataLoader, optimizer: torch.optim.Optimizer, epochs: int,
+        val_loader: DataLoader | None = None, device: torch.device | str | None = None, head: nn.Module | None = None,
+        warmup_epochs: int = 0, amp: bool = True, freeze_bn: bool = True, progress: bool = True,
+        scheduler: torch.optim.lr_scheduler.LRScheduler | None = None) -> History:
+    """Train ``model`` for ``epochs`` and return its per-epoch :class:`History`.
+
+    * ``warmup_epochs`` > 0 (needs ``head``): train only the head first, so the random head
+      does not send large gradients into the pretrained backbone.
+    * ``amp``: mixed precision (float16 autocast + GradScaler) on CUDA; ignored elsewhere.
+    * ``freeze_bn``: BatchNorm layers whose parameters are frozen stay in eval mode.
+    """
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    if warmup_epochs and head is None:
+        raise ValueError("warmup_epochs needs head= (the module to train alone first)")
+    model.to(device)
+    scaler = torch.amp.GradScaler("cuda", enabled=amp and device.type == "cuda")
+    head_ids = {id(p) for p in head.parameters()} if head is not None else set()
+    others = [p for p in model.parameters() if id(p) not in head_ids]
+    was_trainable = [p.requires_grad for p in others]
+    hist = History()
+    bar = tqdm(range(epochs), desc="epochs", disable=not progress)
+    for epoch in bar:
+        warm = epoch < warmup_epochs
+        if warm:
+            _set_trainable(others, False)
+        else:
+            for p, flag in zip(others, was_trainable):
+                p.requires_grad_(flag)
+        start = time.perf_counter()
+        model.train()
+        if freeze_bn:
+            freeze_bn_stats(model)
+        loss, acc = run_epoch(model, train_loader, device, optimizer, scaler, amp,
+                              desc="warm-up" if warm else "train", progress=progress)
+        hist.train_loss.append(loss)
+        hist.train_acc.append(acc)
+        if scheduler is not None:
+            scheduler.step()
+        if val_loader is not None:
+            model.eval()
+            vloss, vacc = run_epoch(model, val_loader, device, amp=amp, desc="val", progress=progress)
+            hist.val_loss.append(vloss)
+            hist.val_acc.append(vacc)
+        hist.seconds.append(time.perf_counter() - start)
+        bar.set_postfix(loss=f"{loss:.3f}", val_acc=f"{hist.val_acc[-1]:.3f}" if hist.val_acc else "-")
+    for p, flag in zip(others, was_trainable):
+        p.requires_grad_(flag)
+    model.eval()
+    return hist
+
+
+__all__ = ["History", "cached_embeddings", "count_trainable", "embedding_cache_key", "embeddings_dir", "fit",
+           "freeze_all_but", "freeze_bn_stats", "frozen_backbone", "head_of", "param_groups", "replace_head", "run_epoch",
+           "train_linear_probe"]

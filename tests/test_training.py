@@ -1,0 +1,160 @@
+"""course_utils.training, .evaluation and .checkpoints on real models and the bundled data."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+import torchvision  # noqa: E402
+from torch import nn  # noqa: E402
+from torch.utils.data import DataLoader  # noqa: E402
+from torchvision.transforms._presets import ImageClassification  # noqa: E402
+
+from course_utils import evaluation as ev  # noqa: E402
+from course_utils import training as tr  # noqa: E402
+from course_utils.checkpoints import CheckpointError, build_preprocess, load_checkpoint, load_into, save_checkpoint  # noqa: E402
+from course_utils.datasets import Subset, course_dataset, split  # noqa: E402
+from course_utils.efficientnet_lite import transforms as lite_transforms  # noqa: E402
+from course_utils.models import load_classifier  # noqa: E402
+
+SMALL = ImageClassification(crop_size=64, resize_size=64)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return course_dataset("textures5")
+
+
+def _resnet18(num_classes: int = 1000) -> nn.Module:
+    torch.manual_seed(0)
+    return torchvision.models.resnet18(weights=None, num_classes=num_classes)
+
+
+def test_replace_freeze_count_and_groups():
+    model = _resnet18()
+    head = tr.replace_head(model, 5)
+    assert model.fc is head and head.out_features == 5 and head.in_features == 512
+    total = sum(p.numel() for p in model.parameters())
+    assert tr.freeze_all_but(model, head) == 512 * 5 + 5 == tr.count_trainable(model)
+    groups = tr.param_groups(model, head, head_lr=1e-3, backbone_lr=1e-5)
+    assert [g["lr"] for g in groups] == [1e-3, 1e-5]
+    ids = [id(p) for g in groups for p in g["params"]]
+    assert len(ids) == len(set(ids)) == len(list(model.parameters())), "each parameter in exactly one group"
+    assert tr.count_trainable(model) == total
+    mobilenet = torchvision.models.mobilenet_v3_small(weights=None)
+    assert tr.replace_head(mobilenet, 3) is mobilenet.classifier[-1]
+
+
+def test_frozen_bn_pitfall_and_fix():
+    model = _resnet18()
+    tr.freeze_all_but(model, model.fc)
+    x = torch.randn(4, 3, 64, 64) * 3 + 1
+    before = model.bn1.running_mean.clone()
+    model.train()
+    model(x)
+    assert not torch.equal(before, model.bn1.running_mean), "train mode updates BN stats even when frozen"
+    after_pitfall = model.bn1.running_mean.clone()
+    model.train()
+    assert tr.freeze_bn_stats(model) == 20  # every BN of ResNet-18
+    model(x)
+    assert torch.equal(after_pitfall, model.bn1.running_mean)
+    assert model.training and not model.bn1.training and model.fc.training
+
+
+def test_embedding_cache_reuses_and_keys(lite0, data, tmp_path):
+    subset = Subset(data, split(data, per_class=4)[0])
+    pre = lite_transforms(96, 96)
+    x, y = tr.cached_embeddings(lite0, subset, pre, cache_dir=tmp_path, progress=False)
+    files = list(tmp_path.glob("*.pt"))
+    assert x.shape == (len(subset), 1280) and y.tolist() == subset.targets and len(files) == 1
+    mtime = files[0].stat().st_mtime_ns
+    x2, _ = tr.cached_embeddings(lite0, subset, pre, cache_dir=tmp_path, progress=False)
+    assert torch.equal(x, x2) and files[0].stat().st_mtime_ns == mtime
+    key = tr.embedding_cache_key(lite0, subset, pre)
+    assert key != tr.embedding_cache_key(lite0, subset, lite_transforms(112, 112))
+    assert key != tr.embedding_cache_key(lite0, Subset(data, split(data, per_class=4)[1]), pre)
+    r1 = load_classifier("resnet18", weights=None, device="cpu")
+    torch.manual_seed(1)
+    r2 = load_classifier("resnet18", weights=None, device="cpu")
+    assert tr.embedding_cache_key(r1, subset, pre) != tr.embedding_cache_key(r2, subset, pre)
+
+
+def test_linear_probe_on_real_features(lite0, data, tmp_path):
+    train_idx, val_idx = split(data, 0.25, per_class=12)
+    pre = lite_transforms(96, 96)
+    xt, yt = tr.cached_embeddings(lite0, Subset(data, train_idx), pre, cache_dir=tmp_path, progress=False)
+    xv, yv = tr.cached_embeddings(lite0, Subset(data, val_idx), pre, cache_dir=tmp_path, progress=False)
+    head, hist = tr.train_linear_probe(xt, yt, 5, xv, yv, epochs=15, lr=1e-3)
+    assert len(hist.train_loss) == len(hist.val_acc) == 15
+    assert hist.train_loss[-1] < hist.train_loss[0]
+    assert hist.val_acc[-1] >= 0.9, f"real ImageNet features separate the textures: {hist.val_acc}"
+    head2, _ = tr.train_linear_probe(xt, yt, 5, xv, yv, epochs=15, lr=1e-3)
+    assert torch.equal(head.weight, head2.weight), "same seed, same head"
+
+
+def test_fit_warmup_then_full(data):
+    train_idx, val_idx = split(data, 0.25, per_class=4)
+    loader = DataLoader(Subset(data, train_idx, SMALL), batch_size=8, shuffle=True)
+    val = DataLoader(Subset(data, val_idx, SMALL), batch_size=8)
+    model = _resnet18()
+    head = tr.replace_head(model, 5)
+    opt = torch.optim.AdamW(tr.param_groups(model, head, 1e-3, 1e-4))
+    conv_before, fc_before = model.conv1.weight.detach().clone(), head.weight.detach().clone()
+    hist = tr.fit(model, loader, opt, epochs=1, val_loader=val, head=head, warmup_epochs=1, progress=False)
+    assert torch.equal(conv_before, model.conv1.weight) and not torch.equal(fc_before, head.weight)
+    assert all(p.requires_grad for p in model.parameters()), "requires_grad restored after warm-up"
+    assert len(hist.train_loss) == len(hist.val_acc) == len(hist.seconds) == 1 and not model.training
+    tr.fit(model, loader, opt, epochs=1, progress=False)
+    assert not torch.equal(conv_before, model.conv1.weight), "after warm-up the backbone trains"
+    with pytest.raises(ValueError, match="head="):
+        tr.fit(model, loader, opt, epochs=1, warmup_epochs=1, progress=False)
+
+
+def test_evaluation_numbers_and_plots(data):
+    targets = torch.tensor([0, 0, 1, 1, 2, 2])
+    preds = torch.tensor([0, 1, 1, 1, 2, 0])
+    assert ev.accuracy(preds, targets) == pytest.approx(4 / 6)
+    cm = ev.confusion_matrix(preds, targets, 3)
+    assert cm.tolist() == [[1, 1, 0], [0, 2, 0], [1, 0, 1]] and cm.sum() == 6
+    assert ev.per_class_accuracy(preds, targets, ["a", "b", "c"]) == {"a": 0.5, "b": 1.0, "c": 0.5}
+    logits = torch.nn.functional.one_hot(preds, 3).float()
+    assert ev.accuracy(logits, targets) == ev.accuracy(preds, targets)
+    assert ev.misclassified(preds, targets) == [1, 5]
+    assert ev.plot_confusion_matrix(cm, ["a", "b", "c"]).axes
+    samples = data.samples[:6]
+    fig = ev.plot_misclassified(samples, preds, targets, data.classes)
+    assert len([a for a in fig.axes if a.images]) == 2
+    assert ev.plot_misclassified(samples, targets, targets, data.classes) is None
+    assert ev.plot_history({"probe": tr.History([1.0, 0.5], [0.5, 0.8], [1.1, 0.7], [0.4, 0.7], [0.1, 0.1])}).axes
+    model = _resnet18(5)
+    loader = DataLoader(Subset(data, list(range(4)), SMALL), batch_size=2)
+    logits, t = ev.predict_loader(model, loader)
+    assert logits.shape == (4, 5) and t.tolist() == [0, 0, 0, 0]
+
+
+def test_checkpoint_roundtrip_and_class_mismatch(tmp_path, data):
+    model = _resnet18()
+    tr.replace_head(model, 5)
+    pre = torchvision.models.ResNet18_Weights.IMAGENET1K_V1.transforms()
+    path = save_checkpoint(tmp_path / "ck" / "m.pt", model, data.classes, pre, arch="resnet18", epochs=2)
+    raw = torch.load(path, map_location="cpu", weights_only=True)  # a plain, safe dict
+    assert raw["classes"] == data.classes and raw["extra"] == {"epochs": 2}
+    fresh = _resnet18()
+    torch.manual_seed(5)
+    tr.replace_head(fresh, 5)
+    assert load_into(fresh, path) == data.classes
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), fresh.state_dict().values()))
+    img = data[0][0]
+    assert torch.allclose(build_preprocess(load_checkpoint(path)["preprocess"])(img), pre(img), atol=1e-5)
+    three = _resnet18()
+    tr.replace_head(three, 3)
+    with pytest.raises(CheckpointError, match=r"trained for 5 classes.*replace_head\(model, 5\)"):
+        load_into(three, path)
+    (tmp_path / "junk.pt").write_bytes(b"junk")
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+        load_checkpoint(tmp_path / "junk.pt")
+    with pytest.raises(CheckpointError, match="no such checkpoint"):
+        load_checkpoint(tmp_path / "nope.pt")
