@@ -34,7 +34,10 @@ def _predict(args: argparse.Namespace) -> int:
 def _fetch(args: argparse.Namespace) -> int:
     from .fetch import fetch
 
-    return fetch(args.names or None, dry_run=args.dry_run)
+    if args.all and args.names:
+        print("error: give --all or names, not both", file=sys.stderr)
+        return 2
+    return fetch(args.names or None, dry_run=args.dry_run, dest=args.dest)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,9 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=int, default=5, help="how many labels (default 5)")
     p.add_argument("--allow-random", action="store_true", help="print predictions even from random weights")
     p.set_defaults(func=_predict)
-    f = sub.add_parser("fetch", help="download the pretrained weights the course uses (for offline/workshop use)")
-    f.add_argument("names", nargs="*", help="model names (default: every course model)")
-    f.add_argument("--dry-run", action="store_true", help="list files and sizes without downloading")
+    f = sub.add_parser("fetch", help="download every weight file and dataset the course uses (workshop prep)")
+    f.add_argument("names", nargs="*", help="model or dataset names (default: everything, as --all)")
+    f.add_argument("--all", action="store_true", help="every course model's weights and every dataset")
+    f.add_argument("--dest", help="cache folder to fill (DIR/torch for TORCH_HOME, DIR/data for COURSE_DATA)")
+    f.add_argument("--dry-run", action="store_true", help="list items and total size without touching the network")
     f.set_defaults(func=_fetch)
     d = sub.add_parser("doctor", help="report versions, device, cached weights, offline mode, widgets")
     d.set_defaults(func=lambda args: __import__("course_utils.doctor", fromlist=["main"]).main())

@@ -61,31 +61,51 @@ def _writable_dir(folder: Path) -> None:
 
 
 def _stream(url: str, tmp: Path, timeout: float, progress: bool, expected_size: int | None) -> str:
-    """Write ``url`` into ``tmp``; return the SHA-256 of what was written."""
+    """Write ``url`` into ``tmp``, resuming after the bytes already there when the server allows it.
+
+    Returns the SHA-256 of the whole file.
+    """
     digest = hashlib.sha256()
-    request = urllib.request.Request(url, headers={"User-Agent": "course-utils"})
-    with urllib.request.urlopen(request, timeout=timeout) as response, open(tmp, "wb") as out:
-        total = int(response.headers.get("Content-Length") or 0) or expected_size
-        with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=Path(url).name,
-                  disable=not progress, leave=False) as bar:
+    have = tmp.stat().st_size if tmp.is_file() else 0
+    headers = {"User-Agent": "course-utils"}
+    if have:
+        headers["Range"] = f"bytes={have}-"
+    request = urllib.request.Request(url, headers=headers)
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        resumed = have and response.status == 206
+        if resumed:
+            with open(tmp, "rb") as old:
+                for chunk in iter(lambda: old.read(_CHUNK), b""):
+                    digest.update(chunk)
+        length = int(response.headers.get("Content-Length") or 0)
+        total = (length + (have if resumed else 0)) or expected_size
+        with open(tmp, "ab" if resumed else "wb") as out, tqdm(
+                total=total, initial=have if resumed else 0, unit="B", unit_scale=True, unit_divisor=1024,
+                desc=Path(url).name, disable=not progress, leave=False) as bar:
             for chunk in iter(lambda: response.read(_CHUNK), b""):
                 out.write(chunk)
                 digest.update(chunk)
                 bar.update(len(chunk))
-        out.flush()
-        os.fsync(out.fileno())
+            out.flush()
+            os.fsync(out.fileno())
+            written = out.tell()
+        if length and written < (have if resumed else 0) + length:
+            raise urllib.error.URLError(f"connection closed after {written} of {total} bytes")
     return digest.hexdigest()
 
 
 def fetch(url: str | list[str], dest: str | Path, sha256: str | None, *, size: int | None = None,
-          timeout: float | None = None, retries: int = 3, progress: bool = True) -> Path:
+          timeout: float | None = None, retries: int = 3, progress: bool = True,
+          sha256_prefix: str | None = None) -> Path:
     """Download ``url`` (or the first mirror that works) to ``dest``, verified by ``sha256``.
 
     Returns at once when ``dest`` already exists (a shared, read-only cache works). Otherwise
-    the file is streamed into a temporary file beside ``dest`` with a progress bar, every
-    network wait is limited to ``timeout`` seconds (``COURSE_NETWORK_TIMEOUT``), failures are
-    retried ``retries`` times with back-off, and the file is renamed into place only when its
-    SHA-256 matches. A mismatch removes the file and raises :class:`DownloadError`.
+    the file is streamed into ``.NAME.part`` beside ``dest`` with a progress bar, every
+    network wait is limited to ``timeout`` seconds (``COURSE_NETWORK_TIMEOUT``), and failures
+    are retried ``retries`` times with back-off, *resuming* where the transfer stopped (HTTP
+    range requests). The file is renamed into place only when its SHA-256 matches ``sha256``
+    (or starts with ``sha256_prefix``, as torch.hub file names carry). A mismatch, or giving
+    up, removes the partial file and raises :class:`DownloadError`.
     """
     dest = Path(dest).expanduser()
     urls = [url] if isinstance(url, str) else list(url)
@@ -96,33 +116,40 @@ def fetch(url: str | list[str], dest: str | Path, sha256: str | None, *, size: i
                             "pre-fetch it where there is network (`python -m course_utils fetch`)")
     timeout = settings.NETWORK_TIMEOUT if timeout is None else timeout
     _writable_dir(dest.parent)
+    tmp = dest.parent / f".{dest.name}.part"
     try:
         with _lock(dest):
             if dest.is_file():  # another process finished it while we waited
                 return dest
             errors = []
-            for attempt in range(max(1, retries)):
-                for u in urls:
-                    fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-                    os.close(fd)
-                    tmp = Path(name)
-                    try:
-                        got = _stream(u, tmp, timeout, progress, size)
-                        if sha256 is not None and got != sha256.lower():
-                            raise DownloadError(f"{u}: SHA-256 mismatch (expected {sha256}, got {got}); the file was "
-                                                "removed. The server may have changed the file or the transfer was "
-                                                "corrupted: try again, or report it if it persists")
-                        os.replace(tmp, dest)
-                        return dest
-                    except DownloadError:
-                        raise
-                    except (urllib.error.URLError, OSError, TimeoutError, ValueError) as exc:
-                        errors.append(f"{u}: {getattr(exc, 'reason', exc)}")
-                    finally:
-                        tmp.unlink(missing_ok=True)
-                if attempt + 1 < retries:
-                    time.sleep(min(2 ** attempt, 8))
-            raise DownloadError(f"{urls[0]}: download failed after {retries} attempt(s) ({errors[-1]}); check the "
+            try:
+                for attempt in range(max(1, retries)):
+                    for u in urls:
+                        try:
+                            got = _stream(u, tmp, timeout, progress, size)
+                        except urllib.error.HTTPError as exc:
+                            tmp.unlink(missing_ok=True)
+                            errors.append(f"{u}: HTTP {exc.code} {exc.reason}")
+                            if 400 <= exc.code < 500 and exc.code not in (408, 416, 429):
+                                continue  # the file is not there: retrying will not help
+                        except (urllib.error.URLError, OSError, TimeoutError, ValueError) as exc:
+                            errors.append(f"{u}: {getattr(exc, 'reason', exc)}")
+                        else:
+                            expected = (sha256 or "").lower()
+                            if (sha256 and got != expected) or (sha256_prefix and not got.startswith(sha256_prefix)):
+                                raise DownloadError(
+                                    f"{u}: SHA-256 mismatch (expected {expected or sha256_prefix + '…'}, got {got}); "
+                                    "the file was removed. The server may have changed the file or the transfer "
+                                    "was corrupted: try again, or report it if it persists")
+                            os.replace(tmp, dest)
+                            return dest
+                    if attempt + 1 < retries and not all("HTTP 4" in e for e in errors[-len(urls):]):
+                        time.sleep(min(2 ** attempt, 8))
+                    elif attempt + 1 < retries:
+                        break
+            finally:
+                tmp.unlink(missing_ok=True)  # never leave a partial file behind
+            raise DownloadError(f"{urls[0]}: download failed after {attempt + 1} attempt(s) ({errors[-1]}); check the "
                                 "connection, or pre-fetch the file elsewhere and copy it to " + str(dest))
     except Timeout:
         raise DownloadError(f"{dest}: another process has held the download lock for {LOCK_TIMEOUT // 60} min; "

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import socket
-import urllib.error
 from pathlib import Path
 
 import torch
-from filelock import FileLock, Timeout
 from torchvision.models import WeightsEnum
 
 from . import settings
+from .download import fetch
 from .errors import DownloadError, WeightsUnavailableError
 
 
@@ -25,16 +22,6 @@ def is_cached(weights: WeightsEnum) -> bool:
     return weights_file(weights).is_file()
 
 
-@contextlib.contextmanager
-def _socket_timeout(seconds: float):
-    old = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(seconds)
-    try:
-        yield
-    finally:
-        socket.setdefaulttimeout(old)
-
-
 def fix_hint(weights: WeightsEnum) -> str:
     """What a learner or instructor can do when ``weights`` cannot be fetched."""
     return (
@@ -45,36 +32,15 @@ def fix_hint(weights: WeightsEnum) -> str:
 
 
 def download(url: str, dest: Path, *, check_hash: bool = True, timeout: float | None = None,
-             progress: bool = True) -> Path:
-    """Download ``url`` to ``dest`` atomically under a file lock, verifying the SHA-256 prefix in its name.
+             progress: bool = True, retries: int = 1) -> Path:
+    """Download a weights file to ``dest``: verified by the SHA-256 prefix in its name, atomic, locked.
 
     Several processes asking for the same file download it once; the others wait for the
-    lock and then find it. A silent server fails after ``timeout`` seconds.
+    lock and then find it. A silent server fails after ``timeout`` seconds per attempt.
     """
-    if settings.offline():
-        raise DownloadError(f"{url}: offline mode (COURSE_OFFLINE=1) forbids downloads")
-    timeout = settings.NETWORK_TIMEOUT if timeout is None else timeout
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    hash_prefix = None
-    if check_hash:
-        match = torch.hub.HASH_REGEX.search(dest.name)
-        hash_prefix = match.group(1) if match else None
-    try:
-        with FileLock(str(dest) + ".lock", timeout=30 * 60):
-            if dest.is_file():
-                return dest
-            with _socket_timeout(timeout):
-                torch.hub.download_url_to_file(url, str(dest), hash_prefix, progress=progress)
-    except Timeout:
-        raise DownloadError(f"{dest}: another process has held the download lock for 30 min; remove {dest}.lock") from None
-    except urllib.error.HTTPError as exc:
-        raise DownloadError(f"{url}: download failed (HTTP {exc.code} {exc.reason})") from None
-    except (urllib.error.URLError, OSError, TimeoutError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise DownloadError(f"{url}: download failed ({reason})") from None
-    except RuntimeError as exc:  # torch.hub's hash mismatch
-        raise DownloadError(f"{url}: {exc}; the partial file was removed, try again") from None
-    return dest
+    match = torch.hub.HASH_REGEX.search(Path(dest).name) if check_hash else None
+    return fetch(url, dest, None, sha256_prefix=match.group(1) if match else None, timeout=timeout,
+                 retries=retries, progress=progress)
 
 
 def load_state_dict(weights: WeightsEnum, progress: bool = True) -> dict[str, torch.Tensor] | None:

@@ -74,13 +74,6 @@ def test_doctor_reports_what_an_instructor_needs(tmp_path):
     assert result.returncode == 0
 
 
-def test_fetch_dry_run_lists_sizes_without_network(tmp_path):
-    result = run("fetch", "--dry-run", env={**ENV, "TORCH_HOME": str(tmp_path)})
-    assert result.returncode == 0
-    assert "resnet50-11ad3fa6.pth" in result.stdout and "MB" in result.stdout
-    assert not (tmp_path / "hub").exists() or not any((tmp_path / "hub").rglob("*.pth"))
-
-
 _GUARD = textwrap.dedent("""
     import sys
     events = []
@@ -108,3 +101,29 @@ def test_offline_mode_opens_no_socket(tmp_path):
                             env={**ENV, "TORCH_HOME": str(tmp_path)})
     assert result.returncode == 0, result.stderr[-2000:]
     assert "NETWORK EVENTS: []" in result.stdout, result.stdout
+
+
+def test_fetch_plans_everything_into_dest_and_sees_cached_files(tmp_path):
+    dest = tmp_path / "usb"
+    ckpt = dest / "torch" / "hub" / "checkpoints"
+    ckpt.mkdir(parents=True)
+    (ckpt / "resnet18-f37072fd.pth").write_bytes(b"pre-filled")
+    result = run("fetch", "--all", "--dry-run", "--dest", str(dest))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("cached") and "resnet18" in line for line in lines)
+    for name in ("resnet50", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large", "flower_photos"):
+        assert any(line.startswith("would get") and name in line for line in lines), name
+    assert "would download 360.5 MB (5 item(s))" in result.stdout
+    assert f"TORCH_HOME={dest / 'torch'} COURSE_DATA={dest / 'data'}" in result.stdout
+    assert sorted(p.name for p in ckpt.iterdir()) == ["resnet18-f37072fd.pth"]  # nothing touched
+
+
+def test_fetch_offline_fails_clearly_and_names_are_checked(tmp_path):
+    result = run("fetch", "resnet50", "--dest", str(tmp_path))
+    assert result.returncode == 1 and "FAILED" in result.stdout and "offline mode" in result.stdout
+    assert "1 item(s) failed" in result.stdout
+    bogus = run("fetch", "bogus")
+    assert bogus.returncode == 2 and "neither a model nor a dataset" in bogus.stderr
+    both = run("fetch", "--all", "resnet18")
+    assert both.returncode == 2

@@ -84,7 +84,7 @@ def test_download_verifies_hash_and_is_atomic(tmp_path, monkeypatch):
     with file_server(tmp_path / "srv") as base:
         out = download(f"{base}/{good}", cache / good, progress=False)
         assert out.read_bytes() == b"x" * 5000
-        with pytest.raises(DownloadError, match="hash"):
+        with pytest.raises(DownloadError, match="SHA-256 mismatch"):
             download(f"{base}/{bad}", cache / bad, progress=False)
         with pytest.raises(DownloadError, match="404|Not Found"):
             download(f"{base}/missing-12345678.pth", cache / "missing-12345678.pth", progress=False)
