@@ -6,13 +6,14 @@ STAMP  := $(VENV)/.course-installed
 # pytest-xdist: one notebook per worker (loadscope), one torch thread per worker.
 PYTEST_ARGS ?= -n 2 --dist loadscope
 
-.PHONY: help install lab test lint book clean-outputs clean
+.PHONY: help install lab test lint book bench clean-outputs clean
 
 help:
 	@echo "make lab     start JupyterLab on the course (creates .venv when missing)"
 	@echo "make test    run every test and execute every notebook (creates .venv when missing)"
 	@echo "make lint    ruff on code and notebooks"
 	@echo "make book    execute every notebook and render the course to HTML in _build/book"
+	@echo "make bench   side-by-side performance benchmarks (results: benchmarks/README.md)"
 	@echo "make clean-outputs  strip outputs from notebooks/*.ipynb before committing"
 
 $(STAMP): pyproject.toml
@@ -31,6 +32,9 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py
 
 book: $(STAMP)
 	$(BIN)/python scripts/build_book.py --out _build/book

@@ -65,10 +65,16 @@ def save_checkpoint(path: str | Path, model: nn.Module, classes: Sequence[str], 
     blob = {"format": FORMAT, "arch": arch, "classes": list(classes),
             "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
             "preprocess": describe_preprocess(preprocess) if preprocess is not None else {}, "extra": dict(extra)}
+    return save_atomic(blob, path)
+
+
+def save_atomic(obj: object, path: str | Path) -> Path:
+    """``torch.save`` into a temporary file beside ``path``, then rename: never a half-written file."""
+    path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     os.close(fd)
     try:
-        torch.save(blob, tmp)
+        torch.save(obj, tmp)
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)

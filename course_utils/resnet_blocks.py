@@ -24,6 +24,7 @@ from torch import nn
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
 from .errors import CourseError
+from .flops import count_params
 from .images import SAMPLE_IMAGES, sample_image
 
 
@@ -37,9 +38,8 @@ def _positive(name: str, value: int) -> int:
     return value
 
 
-def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
-    """Number of parameters of ``module`` (only those with ``requires_grad`` if ``trainable_only``)."""
-    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
+#: Number of parameters of a module (only those with ``requires_grad`` if ``trainable_only``).
+count_parameters = count_params
 
 
 # --------------------------------------------------------------------------- deep plain / residual CNNs

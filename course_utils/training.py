@@ -11,8 +11,6 @@ The notebook writes each step by hand first; these helpers package the same step
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import time
 import weakref
 from collections.abc import Callable, Iterable
@@ -26,7 +24,9 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from . import settings
+from .checkpoints import save_atomic
 from .embeddings import backbone, extract_embeddings
+from .flops import count_params
 from .models import Classifier
 
 _BN = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
@@ -60,7 +60,7 @@ def replace_head(model: nn.Module, num_classes: int) -> nn.Linear:
 
 def count_trainable(model: nn.Module) -> int:
     """Number of parameter values with ``requires_grad=True``."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return count_params(model, trainable_only=True)
 
 
 def freeze_all_but(model: nn.Module, *keep: nn.Module) -> int:
@@ -169,8 +169,12 @@ def cached_embeddings(clf: Classifier, dataset, transform: Callable | None = Non
     folder = Path(cache_dir) if cache_dir is not None else embeddings_dir()
     path = folder / f"{clf.name}-{embedding_cache_key(clf, dataset, transform)}.pt"
     if path.is_file():
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-        return blob["x"], blob["y"]
+        try:
+            blob = torch.load(path, map_location="cpu", weights_only=True)
+            if len(blob["x"]) == len(blob["y"]) == len(dataset.samples):
+                return blob["x"], blob["y"]
+        except Exception:  # a damaged or foreign cache file (refused by weights_only): compute afresh, replace it
+            pass
     paths = [p for p, _ in dataset.samples]
     x = extract_embeddings(frozen_backbone(clf), paths, preprocess=transform, batch_size=batch_size,
                            device=clf.device, progress=progress)
@@ -178,10 +182,7 @@ def cached_embeddings(clf: Classifier, dataset, transform: Callable | None = Non
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with FileLock(str(path) + ".lock", timeout=600):
-            fd, tmp = tempfile.mkstemp(dir=folder, suffix=".part")
-            os.close(fd)
-            torch.save({"x": x, "y": y, "classes": list(dataset.classes)}, tmp)
-            os.replace(tmp, path)
+            save_atomic({"x": x, "y": y, "classes": list(dataset.classes)}, path)
     except OSError:
         pass  # a read-only cache: the embeddings are still returned, just not stored
     return x, y
