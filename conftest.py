@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+pytest_plugins = ["tests.reliability_summary"]  # offline socket guard and the closing reliability line
 os.environ.setdefault("MPLBACKEND", "Agg")
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # Workers and the notebook kernels they start (which inherit this) use one thread each.

@@ -128,8 +128,15 @@ def measure_latency(model: nn.Module, inputs: torch.Tensor | Sequence[torch.Tens
         with torch.inference_mode():
             model(*args)
 
+    try:  # one untimed call first: a bad input fails here with a clear message, not deep inside the timer
+        forward()
+    except RuntimeError as exc:
+        shapes = [tuple(a.shape) for a in args]
+        raise BenchmarkError(f"{type(model).__name__} could not run on input of shape {shapes} "
+                             f"({str(exc).splitlines()[0][:300]}); expected the input the model was built for: check "
+                             "the channel count, the dtype (float32) and that H and W are large enough") from None
     n = int(args[0].shape[0]) if args and args[0].ndim > 0 else 1
-    return time_function(forward, device, threads, warmup, min_run_time, n, label or type(model).__name__)
+    return time_function(forward, device, threads, max(0, warmup - 1), min_run_time, n, label or type(model).__name__)
 
 
 def matmul_gflops(size: int = 1024, device: str | torch.device = "cpu", threads: int | None = None,

@@ -12,14 +12,17 @@ and device files before anything is written.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import shutil
+import stat
 import tarfile
 import tempfile
 import time
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 from filelock import FileLock, Timeout
@@ -132,8 +135,9 @@ def fetch(url: str | list[str], dest: str | Path, sha256: str | None, *, size: i
                             errors.append(f"{u}: HTTP {exc.code} {exc.reason}")
                             if 400 <= exc.code < 500 and exc.code not in (408, 416, 429):
                                 continue  # the file is not there: retrying will not help
-                        except (urllib.error.URLError, OSError, TimeoutError, ValueError) as exc:
-                            errors.append(f"{u}: {getattr(exc, 'reason', exc)}")
+                        except (urllib.error.URLError, http.client.HTTPException, OSError, TimeoutError,
+                                ValueError) as exc:  # HTTPException: a malformed or cut-off HTTP response
+                            errors.append(f"{u}: {getattr(exc, 'reason', exc) or type(exc).__name__}")
                         else:
                             expected = (sha256 or "").lower()
                             if (sha256 and got != expected) or (sha256_prefix and not got.startswith(sha256_prefix)):
@@ -177,15 +181,24 @@ def check_archive(archive: str | Path) -> list[str]:
     archive = Path(archive)
     root = Path("/__course_extract_root__")
     if zipfile.is_zipfile(archive):
-        with zipfile.ZipFile(archive) as zf:
-            names = zf.namelist()
-        for name in names:
-            _check_member(name, root)
-        return names
+        try:
+            with zipfile.ZipFile(archive) as zf:
+                infos = zf.infolist()
+        except (zipfile.BadZipFile, OSError, ValueError) as exc:
+            raise DownloadError(f"{archive}: not a readable zip archive ({exc}); delete it and download again") from None
+        for info in infos:
+            _check_member(info.filename, root)
+            mode = info.external_attr >> 16  # Unix mode bits, when the zip was made on Unix
+            if stat.S_ISLNK(mode):
+                raise UnsafeArchiveError(f"archive member {info.filename!r} is a symbolic link; refusing to extract "
+                                         "(zip extraction would not recreate it safely)")
+            if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+                raise UnsafeArchiveError(f"archive member {info.filename!r} is a device file or FIFO; refusing to extract")
+        return [info.filename for info in infos]
     try:
         with tarfile.open(archive) as tf:
             members = tf.getmembers()
-    except tarfile.TarError as exc:
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:  # EOFError, zlib.error: a cut-off .tgz
         raise DownloadError(f"{archive}: not a readable tar or zip archive ({exc}); delete it and download again") from None
     for m in members:
         target = _check_member(m.name, root)

@@ -15,6 +15,7 @@ from torchvision.models.feature_extraction import create_feature_extractor, get_
 from torchvision.transforms import v2
 from tqdm.auto import tqdm
 
+from .checks import MIN_IMAGE_SIZE, check_batch
 from .errors import CourseError
 from .images import ImageInput, load_image
 from .models import Classifier
@@ -55,13 +56,16 @@ def extract_embeddings(model: nn.Module | Classifier, images: Iterable[ImageInpu
     iterable of anything :func:`load_image` accepts (then ``preprocess`` is required
     unless ``model`` is a Classifier).
     """
-    if isinstance(model, Classifier):
+    is_classifier = isinstance(model, Classifier)
+    if is_classifier:
         preprocess = preprocess or model.preprocess
         device = device or model.device
         model = backbone(model)
     device = torch.device(device) if device is not None else next(model.parameters()).device
     model = model.eval().to(device)
     if isinstance(images, torch.Tensor):
+        images = check_batch(images, "extract_embeddings", channels=3 if is_classifier else None,
+                             min_size=MIN_IMAGE_SIZE if is_classifier else None, error=EmbeddingError)
         chunks = list(images.split(batch_size))
     else:
         if preprocess is None:
@@ -70,8 +74,12 @@ def extract_embeddings(model: nn.Module | Classifier, images: Iterable[ImageInpu
         chunks = (torch.stack([preprocess(load_image(x)) for x in items[i:i + batch_size]])
                   for i in range(0, len(items), batch_size))
     total = len(chunks) if isinstance(chunks, list) else -(-len(items) // batch_size)
-    out = [model(chunk.to(device)).float().cpu()
-           for chunk in tqdm(chunks, total=total, desc="embeddings", disable=not progress or total < 2)]
+    try:
+        out = [model(chunk.to(device)).float().cpu()
+               for chunk in tqdm(chunks, total=total, desc="embeddings", disable=not progress or total < 2)]
+    except RuntimeError as exc:
+        raise EmbeddingError(f"extract_embeddings: {type(model).__name__} could not run on the batch ({exc}); "
+                             "check the channel count, dtype and image size the model expects") from None
     if not out:
         raise ValueError("no images to embed")
     return torch.cat(out)

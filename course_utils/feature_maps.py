@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from .checks import check_batch
 from .errors import CourseError
 from .hooks import capture
 from .images import ImageInput, load_image
@@ -41,7 +42,8 @@ def feature_maps(model: nn.Module | Classifier, images: ImageInput | Sequence[Im
     """
     module = model.model if isinstance(model, Classifier) else model
     if isinstance(images, torch.Tensor):
-        batch = images if images.ndim == 4 else images.unsqueeze(0)
+        batch = check_batch(images, "feature_maps", channels=None, min_size=None, add_batch_dim=True,
+                            error=FeatureMapError)
     else:
         preprocess = preprocess or (model.preprocess if isinstance(model, Classifier) else None)
         if preprocess is None:
@@ -50,7 +52,11 @@ def feature_maps(model: nn.Module | Classifier, images: ImageInput | Sequence[Im
         batch = torch.stack([preprocess(load_image(img)) for img in items])
     device = next(module.parameters()).device
     with capture(module.eval(), list(layers)) as out:
-        module(batch.to(device))
+        try:
+            module(batch.to(device))
+        except RuntimeError as exc:
+            raise FeatureMapError(f"feature_maps: {type(module).__name__} could not run on a batch of shape "
+                                  f"{tuple(batch.shape)} ({exc}); check the channel count, dtype and image size") from None
     return {name: out[name].float().cpu() for name in layers}
 
 

@@ -115,7 +115,7 @@ def measure_cost(model: nn.Module, inputs: torch.Tensor | Sequence[torch.Tensor]
     except RuntimeError as exc:
         shape = [tuple(a.shape) for a in args if isinstance(a, torch.Tensor)]
         raise ModelInputError(f"{type(model).__name__} could not run on input of shape {shape}: {exc}. "
-                              "Check the channel count and that H and W are large enough.") from exc
+                              "Check the channel count, the dtype (float32) and that H and W are large enough.") from None
     finally:
         model.train(was_training)
     by_op = {str(op).removeprefix("aten."): int(n)

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from .checks import check_batch
 from .errors import CourseError
 from .hooks import HookSet, get_layer
 from .images import ImageInput, load_image
@@ -74,9 +75,7 @@ def _to_batch(model: nn.Module | Classifier, images: ImageInput | Sequence[Image
             raise GradCAMError("images need preprocessing: pass preprocess= (e.g. weights.transforms()) or a Classifier")
         items = list(images) if isinstance(images, (list, tuple)) else [images]
         batch = torch.stack([preprocess(load_image(img)) for img in items])
-    if batch.ndim != 4 or batch.shape[1] != 3:
-        raise GradCAMError(f"expected images or a batch of shape [N, 3, H, W], got a tensor of shape {tuple(batch.shape)}")
-    return batch
+    return check_batch(batch, "grad_cam (expected images or a batch)", error=GradCAMError)
 
 
 def grad_cam(model: nn.Module | Classifier, images: ImageInput | Sequence[ImageInput] | torch.Tensor,

@@ -71,6 +71,29 @@ def _describe(src: object) -> str:
     return f"<{type(src).__name__}>"
 
 
+#: File signatures, to say which format a file claims to be when PIL cannot read it.
+_SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF87a", "GIF"), (b"GIF89a", "GIF"),
+               (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"))
+
+
+def _unreadable(name: str, head: bytes) -> str:
+    """Why PIL cannot identify a file that starts with ``head``, in a learner's words."""
+    text = head.lstrip().lower()
+    if text.startswith((b"<!doctype html", b"<html", b"<head", b"<body")) or b"<html" in text[:1024]:
+        return (f"{name}: is an HTML page (a web page, often a download error or a login page), not an image; "
+                "open the address in a browser and save the picture itself")
+    if b"<svg" in text[:1024]:
+        return f"{name}: is an SVG (vector) drawing, which PIL cannot read; convert it to PNG first"
+    fmt = next((f for sig, f in _SIGNATURES if head.startswith(sig)), None)
+    if fmt is None and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        fmt = "WebP"
+    if fmt is None and head[:2] == b"BM" and head[6:10] == b"\x00" * 4:  # BMP: reserved header bytes are zero
+        fmt = "BMP"
+    if fmt:
+        return f"{name}: starts like a {fmt} file but is damaged or truncated; re-save or re-download it"
+    return f"{name}: not an image file PIL can read (JPEG, PNG, GIF, BMP, TIFF, WebP …)"
+
+
 def _read_url(url: str) -> bytes:
     if settings.offline():
         raise ImageLoadError(
@@ -158,10 +181,10 @@ def load_image(src: ImageInput) -> Image.Image:
     if isinstance(src, (bytes, bytearray)):
         if not src:
             raise ImageLoadError(f"{name}: no data (zero bytes)")
-        return _decode(lambda: Image.open(io.BytesIO(bytes(src))), name)
+        return _decode(lambda: Image.open(io.BytesIO(bytes(src))), name, lambda: bytes(src[:2048]))
     if isinstance(src, str) and src.lower().startswith(("http://", "https://")):
         data = _read_url(src)
-        return _decode(lambda: Image.open(io.BytesIO(data)), name)
+        return _decode(lambda: Image.open(io.BytesIO(data)), name, lambda: data[:2048])
     if isinstance(src, (str, Path)):
         path = Path(src).expanduser()
         if not path.exists():
@@ -170,13 +193,21 @@ def load_image(src: ImageInput) -> Image.Image:
             raise ImageLoadError(f"{name}: is a folder; pass a single image file (or use load_images for folders)")
         if path.stat().st_size == 0:
             raise ImageLoadError(f"{name}: the file is empty (0 bytes)")
-        return _decode(lambda: Image.open(path), name)
+        return _decode(lambda: Image.open(path), name, lambda: _head(path))
     raise ImageLoadError(
         f"{name}: cannot load an image from a {type(src).__name__}; pass a path, URL, bytes, PIL image or array"
     )
 
 
-def _decode(opener, name: str) -> Image.Image:
+def _head(path: Path) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read(2048)
+    except OSError:
+        return b""
+
+
+def _decode(opener, name: str, head=lambda: b"") -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -187,7 +218,7 @@ def _decode(opener, name: str) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageLoadError(f"{name}: too many pixels ({exc}); resize it before loading") from None
     except UnidentifiedImageError:
-        raise ImageLoadError(f"{name}: not an image file PIL can read (JPEG, PNG, GIF, BMP, TIFF, WebP …)") from None
+        raise ImageLoadError(_unreadable(name, head())) from None
     except ImageLoadError:
         raise
     except (OSError, SyntaxError, ValueError, EOFError, TypeError, IndexError, MemoryError) as exc:

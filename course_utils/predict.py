@@ -8,6 +8,7 @@ from typing import NamedTuple
 
 import torch
 
+from .checks import InputShapeError, check_batch
 from .images import ImageInput, load_images
 from .models import Classifier
 
@@ -22,8 +23,9 @@ class Prediction(NamedTuple):
 
 def topk(probs: torch.Tensor, categories: Sequence[str], k: int = 5) -> list[Prediction]:
     """The ``k`` most probable classes of a 1-D probability vector, best first."""
-    if probs.ndim != 1:
-        raise ValueError(f"topk expects one probability vector of shape [C], got shape {tuple(probs.shape)}")
+    if not isinstance(probs, torch.Tensor) or probs.ndim != 1:
+        shape = tuple(probs.shape) if isinstance(probs, torch.Tensor) else type(probs).__name__
+        raise InputShapeError(f"topk expects one probability vector of shape [C], got {shape}; for a batch call it per row: [topk(p, categories) for p in probs]")
     k = max(1, min(int(k), probs.numel()))
     values, indices = probs.float().topk(k)
     return [Prediction(categories[i], float(v), int(i)) for v, i in zip(values.tolist(), indices.tolist())]
@@ -34,27 +36,61 @@ def to_batch(clf: Classifier, images: Iterable[ImageInput]) -> torch.Tensor:
     return torch.stack([clf.preprocess(img) for img in load_images(images)])
 
 
-@torch.inference_mode()
+#: Images per forward pass by default: on a CPU 16 keeps a mobile network's activations in cache
+#: (MobileNetV3-small runs about 1.3x faster than in chunks of 32); accelerators take 32.
+CPU_BATCH_SIZE, ACCELERATOR_BATCH_SIZE = 16, 32
+
+
+def default_batch_size(device: torch.device | str) -> int:
+    """Images per forward pass :func:`predict_proba` uses on ``device`` when none is given."""
+    return CPU_BATCH_SIZE if torch.device(device).type == "cpu" else ACCELERATOR_BATCH_SIZE
+
+
+@torch.no_grad()
+def to_channels_last(model: torch.nn.Module) -> torch.nn.Module:
+    """``model.to(memory_format=torch.channels_last)`` in place, converting only the 4-D tensors not yet in it.
+
+    Same result as ``.to``; but a model that is already channels-last costs one cheap pass over its
+    parameters instead of a conversion walk through every module (milliseconds per call for a mobile net).
+    """
+    for t in (*model.parameters(), *model.buffers()):
+        if t.ndim == 4 and not t.is_contiguous(memory_format=torch.channels_last):
+            t.data = t.data.contiguous(memory_format=torch.channels_last)
+            if t.grad is not None:
+                t.grad.data = t.grad.data.contiguous(memory_format=torch.channels_last)
+    return model
+
+
 def predict_proba(clf: Classifier, images: str | Path | Iterable[ImageInput] | torch.Tensor,
-                  batch_size: int = 32) -> torch.Tensor:
+                  batch_size: int | None = None) -> torch.Tensor:
     """Class probabilities ``[N, C]`` for a folder, a list of images, or a preprocessed batch.
 
-    Runs in batches under ``torch.inference_mode()`` with channels-last memory, which is
-    faster on CPUs and GPUs alike for convolutional networks.
+    Runs in batches under ``torch.inference_mode()``, with channels-last memory for batches of
+    several images (faster for convolutional networks on CPUs and GPUs alike). ``batch_size`` images go through
+    the model at once (default: :func:`default_batch_size` of the classifier's device).
     """
     batch = images if isinstance(images, torch.Tensor) else to_batch(clf, images)
-    if batch.ndim != 4 or batch.shape[1] != 3:
-        raise ValueError(f"expected a batch of shape [N, 3, H, W], got {tuple(batch.shape)}")
-    model = clf.model.eval().to(memory_format=torch.channels_last)
+    batch = check_batch(batch, "predict_proba")
+    batch_size = batch_size or default_batch_size(clf.device)
+    # Converted outside inference mode: the parameters must stay usable by autograd (fine-tuning, Grad-CAM).
+    model = clf.model
+    if any(m.training for m in model.modules()):  # eval() walks and sets every module: only when needed
+        model.eval()
+    # Channels-last pays off for batches (and on GPUs); for one image on a CPU converting the weights
+    # costs more than it saves (ResNet-50: 57 ms to convert, no faster at batch 1).
+    fmt = torch.channels_last if len(batch) > 1 or torch.device(clf.device).type != "cpu" else torch.contiguous_format
+    if fmt is torch.channels_last:
+        model = to_channels_last(model)
     out = []
-    for chunk in batch.split(batch_size):
-        chunk = chunk.to(clf.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
-        out.append(model(chunk).float().softmax(dim=1).cpu())
+    with torch.inference_mode():
+        for chunk in batch.split(batch_size):
+            chunk = chunk.to(clf.device, non_blocking=True).contiguous(memory_format=fmt)
+            out.append(model(chunk).float().softmax(dim=1).cpu())
     return torch.cat(out)
 
 
 def predict(clf: Classifier, images: ImageInput | str | Path | Iterable[ImageInput], top: int = 5,
-            batch_size: int = 32) -> list[Prediction] | list[list[Prediction]]:
+            batch_size: int | None = None) -> list[Prediction] | list[list[Prediction]]:
     """Top-``top`` predictions: a list for one image, a list of lists for a list or folder."""
     single = not isinstance(images, (list, tuple)) and not (isinstance(images, (str, Path)) and Path(images).is_dir())
     probs = predict_proba(clf, [images] if single else images, batch_size)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import torch
-
 #: Seconds a network operation may stay silent before it is abandoned.
 NETWORK_TIMEOUT = float(os.environ.get("COURSE_NETWORK_TIMEOUT", "10"))
 
@@ -30,6 +28,8 @@ def data_dir() -> Path:
 
 def weights_dir() -> Path:
     """Where torchvision weights are cached: ``$TORCH_HOME/hub/checkpoints``."""
+    import torch  # here, so that the download and cache helpers load without torch
+
     return Path(torch.hub.get_dir()) / "checkpoints"
 
 

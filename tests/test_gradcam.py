@@ -70,7 +70,9 @@ def test_gradcam_matches_backward_hooks_and_leaves_no_trace(lite0, pair):
         model.zero_grad(set_to_none=True)
     expected = cam_from(store["act"], store["grad"])
     result = grad_cam(lite0, pair, "_conv_head", classes=cls)
-    assert torch.allclose(result.raw, expected, rtol=1e-3, atol=1e-6)
+    # Tolerance scaled to the map: the shared model may run channels-last (after predict_proba), whose
+    # kernels sum in another order.
+    assert torch.allclose(result.raw, expected, rtol=1e-3, atol=1e-4 * float(expected.abs().max()))
     assert hook_count(model) == 0 and all(p.grad is None for p in model.parameters())
     assert not model.training
 

@@ -1,0 +1,60 @@
+"""Image pipeline: course_utils's loader and preprocessing versus PIL + ``weights.transforms()``.
+
+Both turn the five bundled photos (files on disk) into one normalised batch for ResNet-50:
+``course_utils.predict.to_batch`` (``load_image``: EXIF orientation, mode conversion, error
+messages; then ``clf.preprocess``) against ``Image.open(p).convert("RGB")`` and
+``ResNet50_Weights.DEFAULT.transforms()``. Reported: the images/s ratio. Targets: outputs equal
+(max |Δ| ≤ 1e-5) and course_utils at least 0.90× the raw images/s (the extra checks may cost a
+little, not more). The last line reads ``name: value (target)``; the exit status is non-zero
+when a target is missed.
+
+    COURSE_OFFLINE=1 python benchmarks/bench_image_pipeline.py [--rounds N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import torch
+from benchlib import finish, header, interleaved, ratio
+from PIL import Image
+from torchvision.models import ResNet50_Weights
+
+from course_utils import load_classifier, setup
+from course_utils.images import SAMPLE_IMAGES, sample_path
+from course_utils.predict import to_batch
+
+MIN_RATIO, TOLERANCE, REPEAT = 0.90, 1e-5, 4
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=9)
+    args = parser.parse_args()
+    setup(seed=0, quiet=True)
+    header(f"image loading + preprocessing, {len(SAMPLE_IMAGES)} photos × {REPEAT}", "cpu")
+    paths = [sample_path(n) for n in SAMPLE_IMAGES] * REPEAT
+    clf = load_classifier("resnet50", device="cpu", quiet=True)
+    transforms = ResNet50_Weights.DEFAULT.transforms()
+
+    def raw() -> torch.Tensor:
+        return torch.stack([transforms(Image.open(p).convert("RGB")) for p in paths])
+
+    def course() -> torch.Tensor:
+        return to_batch(clf, paths)
+
+    diff = (raw() - course()).abs().max().item()
+    s = interleaved({"raw": raw, "course": course}, rounds=args.rounds, warmup=1)
+    r = ratio(s["raw"], s["course"])  # raw time / course time = course images/s ÷ raw images/s
+    n = len(paths)
+    print(f"PIL + weights.transforms()   {n / s['raw'].median:6.1f} images/s  {s['raw'].fmt()} per {n} images")
+    print(f"course_utils to_batch        {n / s['course'].median:6.1f} images/s  {s['course'].fmt()} per {n} images")
+    print(f"images/s ratio course/raw {r.fmt()} · max |Δ| between the batches {diff:.1e}")
+    ok = r.value >= MIN_RATIO and diff <= TOLERANCE
+    return finish("image_pipeline_ratio", f"{r.value:.2f}x, max |Δ| {diff:.1e}",
+                  f">= {MIN_RATIO}x, |Δ| <= {TOLERANCE:.0e}", ok)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""Batched prediction (course_utils) versus the per-image loop, on the same 32 images.
+
+The per-image loop is the classic first version: one image at a time, ``torch.no_grad()``,
+default memory layout. ``course_utils.predict_proba`` gets all 32 at once and runs them in
+batches (``default_batch_size``: 16 on a CPU, 32 on a GPU) under ``torch.inference_mode()``
+with channels-last memory. Both start from the same preprocessed
+tensors (preprocessing is identical per-image work on both sides; the end-to-end ratio from
+PIL images is printed too). Targets: MobileNetV3-small ≥ 2.5×; ResNet-50 ≥ 1.0× (on a CPU
+ResNet-50 is already near the compute ceiling at batch 1, so batching must simply cost
+nothing). Random offline weights do not matter for speed. The last line reads
+``name: value (target)``; the exit status is non-zero when a target is missed.
+
+    COURSE_OFFLINE=1 python benchmarks/bench_inference.py [--rounds N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import sys
+
+import torch
+from benchlib import finish, header, interleaved, ratio
+
+from course_utils import load_classifier, sample_images, setup
+from course_utils.predict import default_batch_size, predict_proba, to_batch
+
+N_IMAGES = 32
+TARGETS = {"mobilenet_v3_small": 2.5, "resnet50": 1.0}
+ROUNDS = {"mobilenet_v3_small": 5, "resnet50": 3}
+
+
+def per_image_loop(model: torch.nn.Module, batch: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """One image at a time: the loop batching replaces."""
+    out = []
+    for x in batch:
+        with torch.no_grad():
+            out.append(model(x.unsqueeze(0).to(device)).softmax(dim=1).cpu())
+    return torch.cat(out)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=None, help="timed rounds per model (default 5 / 3)")
+    args = parser.parse_args()
+    device = setup(seed=0, quiet=True)
+    header(f"batched vs per-image inference, {N_IMAGES} images, predict_proba batches of "
+           f"{default_batch_size(device)}", device)
+    photos = list(sample_images().values())
+    images = [photos[i % len(photos)] for i in range(N_IMAGES)]
+    ratios, ok = {}, True
+    for name, target in TARGETS.items():
+        clf = load_classifier(name, device=device, quiet=True)
+        loop_model = copy.deepcopy(clf.model).to(memory_format=torch.contiguous_format)  # same weights, default layout
+        batch = to_batch(clf, images)
+        expected = per_image_loop(loop_model, batch, device)
+        got = predict_proba(clf, batch)
+        diff = (expected - got).abs().max().item()
+        same = torch.allclose(expected, got, rtol=1e-3, atol=1e-6)  # random offline weights give tiny probabilities
+        ok &= same
+        if not same:
+            print(f"{name}: batched and per-image probabilities differ (max |Δp| {diff:.2g})")
+        s = interleaved({"loop": lambda: per_image_loop(loop_model, batch, device),  # noqa: B023
+                         "batched": lambda: predict_proba(clf, batch)},  # noqa: B023
+                        rounds=args.rounds or ROUNDS[name], device=device)
+        r = ratio(s["loop"], s["batched"])
+        ratios[name] = r.value
+        ok &= r.value >= target
+        print(f"{name:<20} per-image loop {s['loop'].fmt()}  batched {s['batched'].fmt()}  "
+              f"speed-up {r.fmt()}  target >= {target}x  max |Δp| {diff:.1e}")
+        if name == "mobilenet_v3_small":  # end to end from PIL images: preprocessing is the same on both sides
+            e2e = interleaved({"loop": lambda: per_image_loop(loop_model, to_batch(clf, images), device),  # noqa: B023
+                               "batched": lambda: predict_proba(clf, images)},  # noqa: B023
+                              rounds=3, device=device)
+            print(f"{'':<20} end to end incl. preprocessing: loop {e2e['loop'].fmt()}  batched "
+                  f"{e2e['batched'].fmt()}  speed-up {ratio(e2e['loop'], e2e['batched']).fmt()} (reported)")
+    value = ", ".join(f"{n} {r:.2f}x" for n, r in ratios.items())
+    target = ", ".join(f">= {t}x" for t in TARGETS.values())
+    return finish("batched_inference_speedup", value, target, ok)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

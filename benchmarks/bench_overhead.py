@@ -1,0 +1,77 @@
+"""Overhead of course_utils: ``load_classifier`` + ``predict`` versus the equivalent raw torchvision code.
+
+Same model, same image, same weights (cached pretrained weights when present, else the same
+random initialisation offline), interleaved round by round. The raw code is what a learner
+would write by hand: build the model from its weights enum, ``eval()``, ``weights.transforms()``,
+PIL, ``inference_mode``, softmax, top-5. Target: course_utils at most 5 % slower (ratio of
+medians ≤ 1.05) for each model. The last line reads ``name: value (target)``; the exit status is
+non-zero when the target is missed.
+
+    COURSE_OFFLINE=1 python benchmarks/bench_overhead.py [--rounds N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import torch
+import torchvision
+from benchlib import finish, header, interleaved, ratio
+from PIL import Image
+
+from course_utils import load_classifier, predict, setup
+from course_utils.images import sample_path
+from course_utils.weights import is_cached
+
+MODELS = ("resnet50", "mobilenet_v3_small")
+MAX_SLOWDOWN = 1.05
+
+
+def raw(name: str, path: str, device: torch.device) -> list[tuple[str, float]]:
+    """Plain torchvision: the code course_utils packages."""
+    weights = torchvision.models.get_model_weights(name).DEFAULT
+    model = torchvision.models.get_model(name, weights=weights if is_cached(weights) else None).eval().to(device)
+    preprocess = weights.transforms()
+    img = Image.open(path).convert("RGB")
+    with torch.inference_mode():
+        probs = model(preprocess(img).unsqueeze(0).to(device)).softmax(dim=1)[0].cpu()
+    top = probs.topk(5)
+    return [(weights.meta["categories"][i], p) for p, i in zip(top.values.tolist(), top.indices.tolist())]
+
+
+def course(name: str, path: str, device: torch.device) -> list[tuple[str, float]]:
+    """The same with course_utils."""
+    clf = load_classifier(name, device=device, quiet=True)
+    return [(p.label, p.prob) for p in predict(clf, path, top=5)]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=15)
+    args = parser.parse_args()
+    device = setup(seed=0, quiet=True)
+    header("course_utils load + predict vs raw torchvision, one image", device)
+    path = str(sample_path("chelsea"))
+    slowdowns, ok = {}, True
+    for name in MODELS:
+        torch.manual_seed(0)
+        a = raw(name, path, device)
+        torch.manual_seed(0)
+        b = course(name, path, device)
+        same = [label for label, _ in a] == [label for label, _ in b] and all(
+            abs(p - q) < 1e-4 for (_, p), (_, q) in zip(a, b))
+        s = interleaved({"raw": lambda: raw(name, path, device),  # noqa: B023
+                         "course": lambda: course(name, path, device)},  # noqa: B023
+                        rounds=args.rounds, warmup=1, device=device)
+        r = ratio(s["course"], s["raw"])
+        slowdowns[name] = r.value
+        ok &= same and r.value <= MAX_SLOWDOWN
+        print(f"{name:<20} raw {s['raw'].fmt()}  course_utils {s['course'].fmt()}  "
+              f"course/raw {r.fmt()}  same top-5: {same}")
+    value = ", ".join(f"{n} {v:.3f}x" for n, v in slowdowns.items())
+    return finish("course_overhead", value, f"course/raw <= {MAX_SLOWDOWN}", ok)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
