@@ -23,11 +23,11 @@ from course_utils.weights import download, is_cached, load_state_dict, weights_f
 
 @pytest.fixture
 def torch_home(tmp_path, monkeypatch):
-    home, before = tmp_path / "torch_home", torch.hub.get_dir()
+    home, before = tmp_path / "torch_home", torch.hub._hub_dir  # None unless set_dir was called
     monkeypatch.setenv("TORCH_HOME", str(home))
     torch.hub.set_dir(str(home / "hub"))
     yield home
-    torch.hub.set_dir(before)  # later tests in this worker must see the real cache again
+    torch.hub._hub_dir = before  # exactly as before: later tests' TORCH_HOME must count again
 
 
 def test_weights_file_lives_in_torch_home(torch_home):
