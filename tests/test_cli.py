@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -127,3 +129,59 @@ def test_fetch_offline_fails_clearly_and_names_are_checked(tmp_path):
     assert bogus.returncode == 2 and "neither a model nor a dataset" in bogus.stderr
     both = run("fetch", "--all", "resnet18")
     assert both.returncode == 2
+
+
+_DOCTOR_AS_USER = textwrap.dedent("""
+    import os, sys
+    import jupyter_client.kernelspec  # noqa: F401  (the stdlib under /root is unreadable after setuid)
+    from course_utils import doctor
+    if os.geteuid() == 0:  # root ignores permissions: drop to an unprivileged user after the imports
+        os.setgid(65534)
+        os.setuid(65534)
+    sys.exit(doctor.main())
+""")
+
+
+def test_doctor_exit_status_says_when_something_needed_is_missing(tmp_path):
+    """A read-only, incomplete weights cache is a FIX (exit 1); read-only but complete is fine (exit 0)."""
+    import tempfile
+
+    from course_utils.models import COURSE_MODELS, get_weights
+
+    cache = Path(tempfile.mkdtemp(prefix="course-ro-torch-"))
+    ckpt = cache / "hub" / "checkpoints"
+    ckpt.mkdir(parents=True)
+    env = {**ENV, "TORCH_HOME": str(cache), "HOME": str(cache), "MPLCONFIGDIR": tempfile.gettempdir()}
+    try:
+        for folder in (cache, cache / "hub", ckpt):
+            folder.chmod(0o555)
+        missing = subprocess.run([sys.executable, "-c", _DOCTOR_AS_USER], capture_output=True, text=True,
+                                 env=env, timeout=300)
+        assert missing.returncode == 1, missing.stdout + missing.stderr[-1500:]
+        assert "FIX  weights cache folder" in missing.stdout and "read-only and incomplete" in missing.stdout
+        ckpt.chmod(0o755)
+        for name in COURSE_MODELS[:-1]:  # a complete cache (file contents do not matter to the report)
+            (ckpt / Path(get_weights(name).url).name).write_bytes(b"x")
+        ckpt.chmod(0o555)
+        complete = subprocess.run([sys.executable, "-c", _DOCTOR_AS_USER], capture_output=True, text=True,
+                                  env=env, timeout=300)
+        assert complete.returncode == 0, complete.stdout + complete.stderr[-1500:]
+        assert "read-only, holds everything needed" in complete.stdout and "FIX" not in complete.stdout
+    finally:
+        for folder in (cache, cache / "hub", ckpt):
+            folder.chmod(0o755)
+        shutil.rmtree(cache)
+
+
+def test_book_renders_a_notebook_with_outputs(tmp_path):
+    """`make book` executes notebooks on copies and writes HTML with outputs plus an index."""
+    nb = Path("notebooks/00_start_here.ipynb")
+    before = nb.read_bytes()
+    result = subprocess.run([sys.executable, "scripts/build_book.py", "--out", str(tmp_path), str(nb)],
+                            capture_output=True, text=True, env=ENV, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    page = (tmp_path / "00_start_here.html").read_text()
+    assert "espresso" in page and "PASS" in page or "NOT YET" in page
+    assert "Exercise 00.1" in page and "application/vnd.jupyter.widget-state+json" in page
+    assert '<a href="00_start_here.html">' in (tmp_path / "index.html").read_text()
+    assert nb.read_bytes() == before  # the stored notebook keeps no outputs
