@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -181,7 +182,8 @@ def test_book_renders_a_notebook_with_outputs(tmp_path):
                             capture_output=True, text=True, env=ENV, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     page = (tmp_path / "00_start_here.html").read_text()
-    assert "espresso" in page and "PASS" in page or "NOT YET" in page
-    assert "Exercise 00.1" in page and "application/vnd.jupyter.widget-state+json" in page
+    assert re.search(r"espresso\s+9\d\.\d%", page), "the executed output (espresso at 9x %) is missing"
+    assert "Exercise 00.1: WRONG" in page  # the rendered result of the wrong-answer demo cell
+    assert "application/vnd.jupyter.widget-state+json" in page
     assert '<a href="00_start_here.html">' in (tmp_path / "index.html").read_text()
     assert nb.read_bytes() == before  # the stored notebook keeps no outputs
