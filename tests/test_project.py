@@ -83,3 +83,42 @@ def test_bundled_data_is_attributed_and_small():
     assert sum(p.stat().st_size for p in files) < 5 * 2**20
     for image in (ROOT / "data" / "images").iterdir():
         assert f"images/{image.name}" in attribution, image.name
+
+
+def test_make_lab_serves_the_course(tmp_path):
+    """`make lab` (the README's first command) starts JupyterLab on the course: the notebooks are served."""
+    import json
+    import os
+    import secrets
+    import signal
+    import socket
+    import subprocess
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    token = secrets.token_hex(8)
+    root_flag = " --allow-root" if os.geteuid() == 0 else ""
+    args = f"--no-browser --ip=127.0.0.1 --port={port} --IdentityProvider.token={token}{root_flag}"
+    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path), "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg")}
+    proc = subprocess.Popen(["make", "lab", f"LAB_ARGS={args}"], cwd=ROOT, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=open(tmp_path / "lab.log", "w"))
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/contents/notebooks?token={token}",
+                                            timeout=2) as r:
+                    listing = json.load(r)
+                break
+            except OSError:
+                assert proc.poll() is None, (tmp_path / "lab.log").read_text()[-2000:]
+                assert time.monotonic() < deadline, "JupyterLab did not answer within 120 s"
+                time.sleep(0.5)
+        names = {item["name"] for item in listing["content"]}
+        assert {nb.name for nb in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")} <= names
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
