@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 
-pytest_plugins = ["tests.reliability_summary"]  # offline socket guard and the closing reliability line
+# The offline socket guard with the closing reliability line, and the checks on what each notebook cell shows.
+pytest_plugins = ["tests.reliability_summary", "tests.output_checks"]
 os.environ.setdefault("MPLBACKEND", "Agg")
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # Workers and the notebook kernels they start (which inherit this) use one thread each.
