@@ -1,34 +1,58 @@
-"""Honest timing of models and functions on ``torch.utils.benchmark``.
+"""Honest timing of models and functions that holds on a busy machine.
 
-A measurement warms up first (lazy initialisation, allocator, caches), runs for a fixed
-number of threads, synchronises the accelerator around every timed block (CUDA, MPS) and
-reports the **median** with the interquartile range as spread: one-off hiccups of a shared
-machine move the mean, not the median. Print timings; never assert exact values.
+A measurement warms up first (lazy initialisation, allocator, caches), fixes the number of CPU
+threads, synchronises the accelerator around every timed run (CUDA, MPS) and repeats **adaptively**,
+as ``torch.utils.benchmark``'s ``adaptive_autorange`` does: at least :data:`MIN_RUNS` runs, then more
+until the interquartile range (IQR) is within ``target_spread`` of the median or the time budget is
+spent. It reports the **median** with the IQR as spread: one-off hiccups of a shared machine move
+the mean, not the median. When things are compared (:func:`compare_functions`, :func:`compare_latency`)
+they are timed **interleaved**, one run each per round in rotating order, so a load spike hits all of
+them instead of one; :func:`paired_ratio` turns two such timings into a ratio per round. When the
+spread stays large, :func:`noise_note` says so in one line instead of a conclusion. Print timings;
+never assert exact values.
 """
 
 from __future__ import annotations
 
+import math
 import statistics
-import timeit
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.utils import benchmark as tbench
 
 from .device import configure_threads
 from .errors import CourseError
 from .flops import _first_device, make_input
+
+#: Every timing has at least this many runs: fewer give no meaningful median or spread.
+MIN_RUNS = 5
+#: Adaptive timing stops once the IQR is within this fraction of the median.
+TARGET_SPREAD = 0.1
+#: A timing whose IQR exceeds this fraction of the median is too noisy to draw conclusions from.
+NOISY_SPREAD = 0.25
+#: Calls per run are batched until one run takes at least this long (timer overhead stays negligible).
+_MIN_RUN_SECONDS = 2e-3
+#: Each run is the best of this many blocks of calls (robust to a block preempted by another program).
+_BLOCKS_PER_RUN = 3
+#: Calls slower than this are timed one block per run (a long run averages over interruptions anyway).
+_SLOW_CALL_SECONDS = 0.02
 
 
 class BenchmarkError(CourseError, ValueError):
     """Bad arguments to a benchmark (nothing to time, non-positive budgets)."""
 
 
+def _percent(fraction: float) -> str:
+    """``0.123`` → ``'12 %'``; never prints more than 100 % (a spread that large is 'over 100 %')."""
+    return "over 100 %" if fraction > 1 else f"{100 * fraction:.0f} %"
+
+
 @dataclass(frozen=True)
 class Timing:
-    """Seconds per call: median, interquartile range and the raw per-call times."""
+    """Seconds per call: median, interquartile range and the raw per-run times (one per round)."""
 
     median: float
     iqr: float
@@ -37,6 +61,7 @@ class Timing:
     threads: int
     device: str
     label: str = ""
+    number: int = 1  #: calls averaged in each run
 
     @property
     def median_ms(self) -> float:
@@ -47,14 +72,56 @@ class Timing:
         return self.iqr * 1e3
 
     @property
+    def spread(self) -> float:
+        """IQR as a fraction of the median (0.05 = 5 %)."""
+        return self.iqr / self.median if self.median > 0 else math.inf
+
+    @property
+    def noisy(self) -> bool:
+        """True when the spread is too large (> :data:`NOISY_SPREAD`) to trust small differences."""
+        return is_noisy(self.spread)
+
+    @property
     def throughput(self) -> float:
         """Items (images) per second: ``batch_size / median``."""
         return self.batch_size / self.median
 
     def __str__(self) -> str:
         name = f"{self.label}: " if self.label else ""
-        return (f"{name}{self.median_ms:.2f} ms median (IQR {self.iqr_ms:.2f} ms, {len(self.times)} runs) · "
-                f"{self.throughput:.1f} items/s · batch {self.batch_size} · {self.threads} thread(s) · {self.device}")
+        return (f"{name}{self.median_ms:.2f} ms median (IQR {self.iqr_ms:.2f} ms, {_percent(self.spread)} of the "
+                f"median, over {len(self.times)} runs) · {self.throughput:.1f} items/s · batch {self.batch_size} · "
+                f"{self.threads} thread(s) · {self.device}")
+
+
+def is_noisy(spread: float, threshold: float = NOISY_SPREAD) -> bool:
+    """Whether a relative spread (IQR / median) is too large to draw a conclusion from."""
+    return not spread <= threshold  # NaN and inf count as noisy
+
+
+def noise_note(timings: Iterable[Timing | Ratio | float] | Timing | Ratio, threshold: float = NOISY_SPREAD) -> str:
+    """``''`` when every timing is steady, else one line: the largest spread and what to do.
+
+    Accepts timings, ratios or relative spreads (IQR / median). Print it *instead of* a conclusion:
+    ``print(noise_note(ts) or "separable is faster")``.
+    """
+    items = [timings] if isinstance(timings, (Timing, Ratio)) else list(timings)
+    worst = max((float(t) if isinstance(t, (int, float)) else t.spread for t in items), default=0.0)
+    if not is_noisy(worst, threshold):
+        return ""
+    return (f"timings were noisy (spread {_percent(worst)} of the median), rerun on an idle machine "
+            "before drawing a conclusion")
+
+
+def interleave_order(n: int, round_index: int) -> list[int]:
+    """The order in which ``n`` candidates run in round ``round_index``: rotated by one each round.
+
+    Two candidates alternate AB, BA, AB, …; three run ABC, BCA, CAB, …, so none is always first
+    (warm caches) or always last (after the others heated the CPU).
+    """
+    if n < 0:
+        raise BenchmarkError(f"interleave_order needs n ≥ 0, got {n}")
+    start = round_index % n if n else 0
+    return [(start + i) % n for i in range(n)]
 
 
 def synchronize(device: str | torch.device | None = None) -> None:
@@ -66,53 +133,155 @@ def synchronize(device: str | torch.device | None = None) -> None:
         torch.mps.synchronize()
 
 
-def time_function(fn: Callable[[], object], device: str | torch.device = "cpu", threads: int | None = None,
-                  warmup: int = 3, min_run_time: float = 0.2, batch_size: int = 1, label: str = "",
-                  min_runs: int = 3) -> Timing:
-    """Time ``fn()`` (no arguments): ``warmup`` untimed calls, then ``blocked_autorange`` for ``min_run_time`` s.
+def spread(times: Sequence[float]) -> tuple[float, float]:
+    """Median and interquartile range of a list of timings (for sweeps you time yourself)."""
+    if len(times) == 0:
+        raise BenchmarkError("spread needs at least one timing")
+    if len(times) < 2:
+        return float(times[0]), 0.0
+    q = statistics.quantiles(times, n=4, method="inclusive")
+    return statistics.median(times), q[2] - q[0]
 
-    Slow functions are timed at least ``min_runs`` times, so the median and spread mean something.
 
-    ``threads`` fixes torch's CPU threads for the measurement (default: the current setting);
-    the previous setting is restored afterwards.
-    """
-    if not callable(fn):
-        raise BenchmarkError(f"time_function needs a callable with no arguments, got {type(fn).__name__}")
+def _done(runs: Sequence[Sequence[float]], elapsed: float, min_runs: int, min_run_time: float,
+          max_run_time: float, target_spread: float) -> bool:
+    """The adaptive stopping rule: enough runs and time, and steady enough (or out of budget)."""
+    if min(len(r) for r in runs) < min_runs:
+        return False
+    if elapsed >= max_run_time:
+        return True
+    if elapsed < min_run_time:
+        return False
+    return all(spread(r)[1] <= target_spread * spread(r)[0] for r in runs)
+
+
+def _check_budget(warmup: int, min_run_time: float, max_run_time: float | None) -> float:
     if warmup < 0 or min_run_time <= 0:
         raise BenchmarkError(f"warmup must be ≥ 0 and min_run_time > 0, got warmup={warmup}, min_run_time={min_run_time}")
+    if max_run_time is None:
+        return 5 * min_run_time
+    if max_run_time < min_run_time:
+        raise BenchmarkError(f"max_run_time ({max_run_time}) must be ≥ min_run_time ({min_run_time})")
+    return max_run_time
+
+
+def compare_functions(fns: Mapping[str, Callable[[], object]], device: str | torch.device = "cpu",
+                      threads: int | None = None, warmup: int = 3, min_run_time: float = 0.2,
+                      max_run_time: float | None = None, min_runs: int = MIN_RUNS,
+                      target_spread: float = TARGET_SPREAD,
+                      batch_sizes: Mapping[str, int] | int = 1) -> dict[str, Timing]:
+    """Time several no-argument functions **interleaved**: each round runs each once, in rotating order.
+
+    Every function gets ``warmup`` untimed calls, then calls are batched until a block takes a few
+    milliseconds; a run of a fast function is the best of three such blocks (a block preempted by
+    another program does not count), a slow function's run is one call. Rounds continue until every function has ``min_runs`` (at least :data:`MIN_RUNS`)
+    runs, ``min_run_time`` seconds have passed and every spread is within ``target_spread`` of its
+    median — or ``max_run_time`` (default 5 × ``min_run_time``) is spent. ``threads`` fixes torch's CPU
+    threads for the measurement; the previous setting is restored. Returns ``{name: Timing}``.
+    """
+    fns = dict(fns)
+    if not fns or not all(callable(f) for f in fns.values()):
+        bad = next((type(f).__name__ for f in fns.values() if not callable(f)), "nothing")
+        raise BenchmarkError(f"compare_functions needs callables with no arguments, got {bad}")
+    max_run_time = _check_budget(warmup, min_run_time, max_run_time)
+    min_runs = max(MIN_RUNS, int(min_runs))
     device = torch.device(device)
+    names = list(fns)
     previous = torch.get_num_threads()
     threads = configure_threads(threads if threads is not None else previous)
 
-    def timer() -> float:
+    def one_block(fn: Callable[[], object], number: int) -> float:
         synchronize(device)
-        return timeit.default_timer()
-
-    try:
-        for _ in range(warmup):
+        start = time.perf_counter()
+        for _ in range(number):
             fn()
         synchronize(device)
-        timer_obj = tbench.Timer(stmt="fn()", globals={"fn": fn}, timer=timer, num_threads=threads,
-                                 label=label or "time_function")
-        times = [float(t) for t in timer_obj.blocked_autorange(min_run_time=min_run_time).times]
-        while len(times) < min_runs:
-            times += [float(t) for t in timer_obj.timeit(1).times]
+        return (time.perf_counter() - start) / number
+
+    def one_run(name: str) -> float:
+        # fast functions: the best of a few short blocks, so a block another program preempted does not count
+        return min(one_block(fns[name], numbers[name]) for _ in range(blocks[name]))
+
+    try:
+        numbers, blocks = {}, {}
+        for name in names:
+            for _ in range(warmup):
+                fns[name]()
+            first = one_block(fns[name], 1)
+            numbers[name] = max(1, min(10_000, math.ceil(_MIN_RUN_SECONDS / max(first, 1e-9))))
+            blocks[name] = _BLOCKS_PER_RUN if first < _SLOW_CALL_SECONDS else 1
+        runs: dict[str, list[float]] = {n: [] for n in names}
+        start, round_index = time.perf_counter(), 0
+        while not _done(list(runs.values()), time.perf_counter() - start, min_runs, min_run_time, max_run_time,
+                        target_spread):
+            for i in interleave_order(len(names), round_index):
+                runs[names[i]].append(one_run(names[i]))
+            round_index += 1
     finally:
         torch.set_num_threads(previous)
-    median, iqr = spread(times)
-    return Timing(median, iqr, tuple(times), batch_size, threads, str(device), label)
+    sizes = batch_sizes if isinstance(batch_sizes, Mapping) else dict.fromkeys(names, batch_sizes)
+    return {n: Timing(*spread(runs[n]), tuple(runs[n]), int(sizes.get(n, 1)), threads, str(device), n, numbers[n])
+            for n in names}
 
 
-def measure_latency(model: nn.Module, inputs: torch.Tensor | Sequence[torch.Tensor] | None = None,
-                    input_size: int | Sequence[int] = 224, batch_size: int = 1,
-                    device: str | torch.device | None = None, threads: int | None = None, warmup: int = 3,
-                    min_run_time: float = 0.3, channels_last: bool = True, label: str = "") -> Timing:
-    """Inference latency of ``model`` (eval mode, ``torch.inference_mode``) on ``inputs`` or a random batch.
+def time_function(fn: Callable[[], object], device: str | torch.device = "cpu", threads: int | None = None,
+                  warmup: int = 3, min_run_time: float = 0.2, batch_size: int = 1, label: str = "",
+                  min_runs: int = MIN_RUNS, max_run_time: float | None = None,
+                  target_spread: float = TARGET_SPREAD) -> Timing:
+    """Time ``fn()`` (no arguments) adaptively: ``warmup`` untimed calls, then at least ``min_runs`` runs.
 
-    The model and inputs go to ``device`` (default: where the model already is). ``channels_last``
-    uses the memory layout that convolutions run fastest in on CPUs and GPUs. ``throughput`` of the
-    result is images per second for this batch size.
+    Runs continue until ``min_run_time`` seconds have passed and the IQR is within ``target_spread``
+    of the median, or ``max_run_time`` (default 5 × ``min_run_time``) is spent; never fewer than
+    :data:`MIN_RUNS` runs. ``threads`` fixes torch's CPU threads for the measurement (default: the
+    current setting); the previous setting is restored afterwards. See :func:`compare_functions`
+    to compare several functions fairly.
     """
+    if not callable(fn):
+        raise BenchmarkError(f"time_function needs a callable with no arguments, got {type(fn).__name__}")
+    t = compare_functions({label or "time_function": fn}, device, threads, warmup, min_run_time, max_run_time,
+                          min_runs, target_spread, batch_size)
+    timing = next(iter(t.values()))
+    return Timing(timing.median, timing.iqr, timing.times, batch_size, timing.threads, timing.device, label,
+                  timing.number)
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """``a / b`` per interleaved round: the median ratio, its IQR and the number of rounds."""
+
+    median: float
+    iqr: float
+    rounds: int
+
+    @property
+    def spread(self) -> float:
+        """IQR as a fraction of the median ratio."""
+        return self.iqr / self.median if self.median > 0 else math.inf
+
+    @property
+    def noisy(self) -> bool:
+        return is_noisy(self.spread)
+
+    def __str__(self) -> str:
+        return f"{self.median:.2f}× (IQR {self.iqr:.2f} over {self.rounds} runs)"
+
+
+def paired_ratio(a: Timing, b: Timing) -> Ratio:
+    """``a / b`` computed round by round for two timings of one :func:`compare_functions` call.
+
+    Interleaved runs of the same round saw the same load, so their ratio cancels most of it.
+    """
+    if len(a.times) != len(b.times) or not a.times:
+        raise BenchmarkError(f"paired_ratio needs two timings from one interleaved comparison (same number of "
+                             f"runs); got {len(a.times)} and {len(b.times)} runs")
+    ratios = [x / y for x, y in zip(a.times, b.times)]
+    median, iqr = spread(ratios)
+    return Ratio(median, iqr, len(ratios))
+
+
+def _prepare(model: nn.Module, inputs: torch.Tensor | Sequence[torch.Tensor] | None, input_size: int | Sequence[int],
+             batch_size: int, device: torch.device | None, channels_last: bool) -> tuple[Callable[[], None], int]:
+    """A no-argument forward pass of ``model`` (eval, ``inference_mode``) and its batch size, checked once."""
     if not isinstance(model, nn.Module):
         raise BenchmarkError(f"measure_latency expects an nn.Module, got {type(model).__name__}")
     device = torch.device(device) if device is not None else _first_device(model)
@@ -135,52 +304,110 @@ def measure_latency(model: nn.Module, inputs: torch.Tensor | Sequence[torch.Tens
         raise BenchmarkError(f"{type(model).__name__} could not run on input of shape {shapes} "
                              f"({str(exc).splitlines()[0][:300]}); expected the input the model was built for: check "
                              "the channel count, the dtype (float32) and that H and W are large enough") from None
-    n = int(args[0].shape[0]) if args and args[0].ndim > 0 else 1
-    return time_function(forward, device, threads, max(0, warmup - 1), min_run_time, n, label or type(model).__name__)
+    return forward, int(args[0].shape[0]) if args and args[0].ndim > 0 else 1
 
 
-def matmul_gflops(size: int = 1024, device: str | torch.device = "cpu", threads: int | None = None,
-                  min_run_time: float = 0.2) -> float:
-    """Achieved GFLOP/s of a square float32 matmul: the practical compute ceiling of this device."""
-    if size < 16:
+def measure_latency(model: nn.Module, inputs: torch.Tensor | Sequence[torch.Tensor] | None = None,
+                    input_size: int | Sequence[int] = 224, batch_size: int = 1,
+                    device: str | torch.device | None = None, threads: int | None = None, warmup: int = 3,
+                    min_run_time: float = 0.3, channels_last: bool = True, label: str = "",
+                    max_run_time: float | None = None) -> Timing:
+    """Inference latency of ``model`` (eval mode, ``torch.inference_mode``) on ``inputs`` or a random batch.
+
+    The model and inputs go to ``device`` (default: where the model already is). ``channels_last``
+    uses the memory layout that convolutions run fastest in on CPUs and GPUs. Timing is adaptive
+    (see :func:`time_function`); ``throughput`` of the result is images per second for this batch size.
+    To compare models, use :func:`compare_latency` (interleaved).
+    """
+    forward, n = _prepare(model, inputs, input_size, batch_size, device, channels_last)
+    dev = torch.device(device) if device is not None else _first_device(model)
+    return time_function(forward, dev, threads, max(0, warmup - 1), min_run_time, n, label or type(model).__name__,
+                         max_run_time=max_run_time)
+
+
+def compare_latency(models: Mapping[str, nn.Module],
+                    inputs: torch.Tensor | Mapping[str, torch.Tensor] | None = None,
+                    input_size: int | Sequence[int] | Mapping[str, int | Sequence[int]] = 224, batch_size: int = 1,
+                    device: str | torch.device | None = None, threads: int | None = None, warmup: int = 2,
+                    min_run_time: float = 0.5, max_run_time: float | None = None,
+                    channels_last: bool = True) -> dict[str, Timing]:
+    """Latency of several models (or one model on several inputs), timed **interleaved** round by round.
+
+    ``inputs`` is one tensor for all, or ``{name: tensor}``; without it each gets a random batch of
+    ``input_size`` (an int, ``(H, W)`` or ``{name: size}``). Returns ``{name: Timing}`` in the given order;
+    :func:`paired_ratio` of two results is a per-round ratio.
+    """
+    if not models:
+        raise BenchmarkError("compare_latency needs at least one model")
+    fns, sizes = {}, {}
+    for name, model in models.items():
+        x = inputs.get(name) if isinstance(inputs, Mapping) else inputs
+        size = input_size.get(name, 224) if isinstance(input_size, Mapping) else input_size
+        dev = torch.device(device) if device is not None else _first_device(model)
+        fns[name], sizes[name] = _prepare(model, x, size, batch_size, dev, channels_last)
+    dev = torch.device(device) if device is not None else _first_device(next(iter(models.values())))
+    return compare_functions(fns, dev, threads, max(0, warmup - 1), min_run_time, max_run_time,
+                             batch_sizes=sizes)
+
+
+def matmul_gflops(size: int | Sequence[int] = (256, 512, 1024), device: str | torch.device = "cpu",
+                  threads: int | None = None, min_run_time: float = 0.2) -> float:
+    """Achieved GFLOP/s of square float32 matmuls: the practical compute ceiling of this device.
+
+    A ceiling must be one: it is the **best** run (not the median) over several runs at each of a few
+    sizes (small ones fit the caches, big ones amortise overhead), at the thread count the rest of
+    the measurement uses. A convolution can still beat it when its library kernel is better tuned or
+    does fewer multiplies than the direct count (Winograd, FFT): :func:`format_share` says so.
+    """
+    sizes = [size] if isinstance(size, int) else list(size)
+    if not sizes or min(sizes) < 16:
         raise BenchmarkError(f"matmul size must be at least 16, got {size}")
-    a = torch.randn(size, size, device=device)
-    b = torch.randn(size, size, device=device)
-    t = time_function(lambda: a @ b, device, threads, warmup=2, min_run_time=min_run_time)
-    return 2 * size**3 / t.median / 1e9
+    best = 0.0
+    for n in sizes:
+        a = torch.randn(n, n, device=device)
+        b = torch.randn(n, n, device=device)
+        t = time_function(lambda a=a, b=b: a @ b, device, threads, warmup=2, min_run_time=min_run_time / len(sizes))
+        best = max(best, 2 * n**3 / min(t.times) / 1e9)
+    return best
 
 
-def spread(times: Sequence[float]) -> tuple[float, float]:
-    """Median and interquartile range of a list of timings (for sweeps you time yourself)."""
-    if len(times) == 0:
-        raise BenchmarkError("spread needs at least one timing")
-    if len(times) < 2:
-        return float(times[0]), 0.0
-    q = statistics.quantiles(times, n=4, method="inclusive")
-    return statistics.median(times), q[2] - q[0]
+def format_share(rate: float, ceiling: float) -> str:
+    """``'48 % of the ceiling'``, or an honest sentence when ``rate`` is above ``ceiling`` (never > 100 %)."""
+    if ceiling <= 0:
+        raise BenchmarkError(f"the ceiling must be positive, got {ceiling}")
+    if rate <= ceiling:
+        return f"{100 * rate / ceiling:.0f} % of the ceiling"
+    return (f"above the matmul ceiling (×{rate / ceiling:.2f}): the library's kernel beats the matmul or does fewer "
+            "multiplies than the direct count (e.g. Winograd)")
 
 
+def profile_models(models: dict[str, nn.Module], input_size: int | Sequence[int] | Mapping[str, int] = 224,
+                   batch_size: int = 1, device: str | torch.device | None = None, threads: int | None = None,
+                   min_run_time: float = 0.3, extra: dict[str, dict] | None = None,
+                   max_run_time: float | None = None) -> list[dict]:
+    """One row per model: ``name``, ``params_M``, ``GFLOPs``, ``latency_ms``, ``iqr_ms``, ``spread_%``, ``runs``,
+    ``img_per_s``, ``GFLOP_per_s``; the latencies are timed interleaved (:func:`compare_latency`).
 
-
-
-def profile_models(models: dict[str, nn.Module], input_size: int | Sequence[int] = 224, batch_size: int = 1,
-                   device: str | torch.device | None = None, threads: int | None = None,
-                   min_run_time: float = 0.3, extra: dict[str, dict] | None = None) -> list[dict]:
-    """One row per model: ``name``, ``params_M``, ``GFLOPs``, ``latency_ms``, ``iqr_ms``, ``img_per_s``, ``GFLOP_per_s``.
-
+    ``min_run_time`` is per model (the comparison runs for ``len(models) × min_run_time`` at least).
     ``extra`` adds columns per model name (e.g. ``{"resnet18": {"acc@1": 69.8}}``).
     """
     from .flops import measure_cost
 
-    rows = []
+    costs, placed = {}, {}
     for name, model in models.items():
         dev = torch.device(device) if device is not None else _first_device(model)
-        model = model.eval().to(dev)
-        cost = measure_cost(model, make_input(input_size, batch_size, device=dev))
-        t = measure_latency(model, input_size=input_size, batch_size=batch_size, device=dev, threads=threads,
-                            min_run_time=min_run_time, label=name)
+        placed[name] = model.eval().to(dev)
+        size = input_size.get(name, 224) if isinstance(input_size, Mapping) else input_size
+        costs[name] = measure_cost(placed[name], make_input(size, batch_size, device=dev))
+    budget = min_run_time * len(models)
+    timings = compare_latency(placed, None, input_size, batch_size, device, threads, min_run_time=budget,
+                              max_run_time=max_run_time)
+    rows = []
+    for name, t in timings.items():
+        cost = costs[name]
         rows.append({"name": name, "params_M": cost.params / 1e6, "GFLOPs": cost.gflops, "latency_ms": t.median_ms,
-                     "iqr_ms": t.iqr_ms, "img_per_s": t.throughput, "GFLOP_per_s": cost.flops / t.median / 1e9,
+                     "iqr_ms": t.iqr_ms, "spread_%": min(100.0, 100 * t.spread), "runs": len(t.times),
+                     "img_per_s": t.throughput, "GFLOP_per_s": cost.flops / t.median / 1e9,
                      **(extra or {}).get(name, {})})
     return rows
 
@@ -211,29 +438,48 @@ def pareto_front(points: dict[str, tuple[float, float]]) -> list[str]:
 
 def plot_tradeoff(points: dict[str, tuple[float, float]], xlabel: str = "latency (ms)",
                   ylabel: str = "ImageNet acc@1 (%)", title: str | None = None, logx: bool = True):
-    """Scatter of ``{name: (x, y)}`` with the Pareto front drawn as a step line; returns the figure."""
+    """Scatter of ``{name: (x, y)}`` with the Pareto front as a step line; returns the figure.
+
+    The x axis reads in plain numbers (1, 2, 5, 10, … ms, no powers of ten) and every label is placed
+    beside its point without overlapping another label, a point or the legend, inside the axes.
+    """
     import matplotlib.pyplot as plt
+
+    from .plotting import place_labels, plain_log_axis
 
     if not points:
         raise BenchmarkError("plot_tradeoff needs at least one point")
     front = pareto_front(points)
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig, ax = plt.subplots(figsize=(8, 4.8))
     for name, (x, y) in points.items():
         on = name in front
         ax.scatter(x, y, s=60 if on else 35, color="#c44e52" if on else "#4c72b0", zorder=3)
-        ax.annotate(name, (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
     xs, ys = zip(*(points[n] for n in front))
     ax.step(xs, ys, where="post", color="#c44e52", alpha=0.6, label="Pareto front")
     if logx:
         ax.set_xscale("log")
+    allx, ally = [p[0] for p in points.values()], [p[1] for p in points.values()]
+    if logx:
+        lo, hi = math.log10(min(allx)), math.log10(max(allx))
+        pad = max(0.15, 0.2 * (hi - lo))
+        ax.set_xlim(10 ** (lo - pad), 10 ** (hi + 2 * pad))  # room on the right for the slowest model's label
+        plain_log_axis(ax.xaxis)
+    else:
+        pad = max(1e-9, 0.2 * (max(allx) - min(allx)) or abs(allx[0]) * 0.2 or 1.0)
+        ax.set_xlim(min(allx) - pad, max(allx) + pad)
+    ypad = max(0.5, 0.15 * (max(ally) - min(ally)))
+    ax.set_ylim(min(ally) - 1.6 * ypad, max(ally) + ypad)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3, which="both")
     ax.legend(loc="lower right")
     ax.set_title(title or "accuracy vs latency (up and to the left is better)")
     fig.tight_layout()
+    place_labels(ax, list(points), allx, ally)
     return fig
 
 
-__all__ = ["BenchmarkError", "Timing", "format_table", "matmul_gflops", "measure_latency", "pareto_front",
-           "plot_tradeoff", "profile_models", "spread", "synchronize", "time_function"]
+__all__ = ["MIN_RUNS", "NOISY_SPREAD", "TARGET_SPREAD", "BenchmarkError", "Ratio", "Timing", "compare_functions",
+           "compare_latency", "format_share", "format_table", "interleave_order", "is_noisy", "matmul_gflops",
+           "measure_latency", "noise_note", "paired_ratio", "pareto_front", "plot_tradeoff", "profile_models",
+           "spread", "synchronize", "time_function"]

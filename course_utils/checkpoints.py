@@ -16,7 +16,6 @@ import torch
 from torch import nn
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms import v2 as T
-from torchvision.transforms._presets import ImageClassification
 
 from .errors import CourseError
 
@@ -28,8 +27,8 @@ class CheckpointError(CourseError, ValueError):
 
 
 def describe_preprocess(preprocess: Callable) -> dict:
-    """Resize/crop/mean/std of a torchvision ``ImageClassification`` preset (or ``{"repr": ...}`` otherwise)."""
-    if isinstance(preprocess, ImageClassification):
+    """Resize/crop/mean/std of a weights' ``transforms()`` preset or a ``v2.Compose`` (else ``{"repr": ...}``)."""
+    if all(hasattr(preprocess, a) for a in ("resize_size", "crop_size", "mean", "std", "interpolation")):
         return {"resize_size": list(preprocess.resize_size), "crop_size": list(preprocess.crop_size),
                 "mean": list(preprocess.mean), "std": list(preprocess.std),
                 "interpolation": preprocess.interpolation.value, "repr": repr(preprocess)}
@@ -38,7 +37,7 @@ def describe_preprocess(preprocess: Callable) -> dict:
         if isinstance(t, T.Normalize):
             info.update(mean=list(t.mean), std=list(t.std))
         elif isinstance(t, T.Resize) and t.size:
-            info["resize_size"] = list(t.size)
+            info.update(resize_size=list(t.size), interpolation=t.interpolation.value)
         elif isinstance(t, T.CenterCrop):
             info["crop_size"] = list(t.size)
     return info

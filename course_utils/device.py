@@ -1,7 +1,8 @@
-"""Device choice, seeding and CPU threads: the first cell of every notebook."""
+"""Device choice, seeding, CPU threads and the figure style: the first cell of every notebook."""
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
 import random
@@ -10,6 +11,24 @@ import numpy as np
 import torch
 
 from . import settings
+
+
+class _NoCudaRuntimeNote(logging.Filter):
+    """Drops torch's "No CUDA runtime is found, using CUDA_HOME=…" (logged when ``torch.utils.cpp_extension``
+    is imported on a machine with the CUDA toolkit but no GPU): it says nothing a learner can act on."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("No CUDA runtime is found")
+
+
+def quiet_cuda_home_warning() -> None:
+    """Silence that one message at its source logger (idempotent; other messages still show)."""
+    logger = logging.getLogger("torch.utils.cpp_extension")
+    if not any(isinstance(f, _NoCudaRuntimeNote) for f in logger.filters):
+        logger.addFilter(_NoCudaRuntimeNote())
+
+
+quiet_cuda_home_warning()
 
 
 def get_device(prefer: str | None = None) -> torch.device:
@@ -32,24 +51,62 @@ def seed_everything(seed: int = 0) -> None:
     torch.manual_seed(seed)
 
 
+def _cpu_count() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one), at least 1."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def _parse_threads(value: str | None) -> int | None:
+    """``"4"`` → 4; ``"4,2"`` (OpenMP's nested form) → 4; empty, zero or invalid → None."""
+    if not value:
+        return None
+    try:
+        n = int(value.split(",")[0].strip())
+    except ValueError:
+        return None
+    return n if n > 0 else None
+
+
+def resolve_threads(n: int | None = None, environ: dict[str, str] | None = None, cpu_count: int | None = None) -> int:
+    """How many CPU threads to use: ``n``, else ``COURSE_THREADS``, else ``OMP_NUM_THREADS``, else the CPU count.
+
+    The same precedence torch users expect (``OMP_NUM_THREADS`` is torch's own default); invalid values
+    are skipped. Pure: it reads ``environ`` (default ``os.environ``) and changes nothing.
+    """
+    env = os.environ if environ is None else environ
+    if n is not None:
+        return max(1, int(n))
+    for var in ("COURSE_THREADS", "OMP_NUM_THREADS"):
+        parsed = _parse_threads(env.get(var))
+        if parsed is not None:
+            return parsed
+    return cpu_count if cpu_count is not None else _cpu_count()
+
+
 def configure_threads(n: int | None = None) -> int:
-    """Set torch's intra-op threads: ``n``, else ``COURSE_THREADS``, else the CPU count.
+    """Set torch's intra-op threads as :func:`resolve_threads` decides; returns the number set.
 
     On small shared CPUs more threads than cores make things slower, never faster.
     """
-    if n is None:
-        env = os.environ.get("COURSE_THREADS")
-        n = int(env) if env else (os.cpu_count() or 1)
-    n = max(1, int(n))
+    n = resolve_threads(n)
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
     return n
 
 
 def setup(seed: int = 0, threads: int | None = None, quiet: bool = False) -> torch.device:
-    """Seed, set threads, pick the device and print one summary line; returns the device."""
+    """Seed, set threads, apply the course's figure style, pick the device and print one summary line.
+
+    Threads: ``threads``, else ``COURSE_THREADS``, else ``OMP_NUM_THREADS``, else the CPU count.
+    Returns the device.
+    """
+    from .plotting import apply_style
+
     seed_everything(seed)
     n = configure_threads(threads)
+    apply_style()
     device = get_device()
     if not quiet:
         import torchvision

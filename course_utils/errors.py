@@ -19,6 +19,13 @@ class DownloadError(CourseError, RuntimeError):
     """A download failed, timed out or did not match its checksum."""
 
 
+class UnknownExerciseError(CourseError, KeyError):
+    """An exercise id that no notebook registers."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
 class UnknownModelError(CourseError, KeyError):
     """A model name that neither torchvision nor the course knows."""
 

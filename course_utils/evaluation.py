@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import torch
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from torch import nn
 from torch.utils.data import DataLoader
 
@@ -52,7 +53,7 @@ def per_class_accuracy(logits_or_preds: torch.Tensor, targets: torch.Tensor, cla
 
 def plot_confusion_matrix(cm: torch.Tensor, classes: Sequence[str], title: str = "confusion matrix") -> Figure:
     """The confusion matrix as a heat map with counts in the cells."""
-    fig, ax = plt.subplots(figsize=(1.1 * len(classes) + 2, 1.1 * len(classes) + 1.5))
+    fig, ax = plt.subplots(figsize=(0.8 * len(classes) + 2.4, 0.8 * len(classes) + 1.8))
     ax.imshow(cm.numpy(), cmap="Blues")
     ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
     ax.set_yticks(range(len(classes)), classes)
@@ -89,25 +90,30 @@ def plot_misclassified(samples: Sequence[tuple[object, int]], logits_or_preds: t
 
 
 def plot_history(histories: dict[str, object] | object, title: str = "training curves") -> Figure:
-    """Loss and accuracy per epoch of one :class:`~course_utils.training.History` or a dict of them."""
+    """Loss and accuracy per epoch of one :class:`~course_utils.training.History` or a dict of them.
+
+    One colour per run: solid lines for training, dashed for validation; one legend below both plots.
+    """
     if not isinstance(histories, dict):
         histories = {"": histories}
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.4))
-    for name, h in histories.items():
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.6))
+    colours = plt.rcParams["axes.prop_cycle"].by_key().get("color", ["C0"])
+    for i, (name, h) in enumerate(histories.items()):
         epochs = range(1, len(h.train_loss) + 1)
-        label = f"{name} " if name else ""
-        ax_loss.plot(epochs, h.train_loss, "o-", label=f"{label}train")
-        ax_acc.plot(epochs, h.train_acc, "o-", label=f"{label}train")
-        if h.val_loss:
-            ax_loss.plot(epochs, h.val_loss, "s--", label=f"{label}val")
-            ax_acc.plot(epochs, h.val_acc, "s--", label=f"{label}val")
+        label, colour = f"{name} " if name else "", colours[i % len(colours)]
+        for ax, train, val in ((ax_loss, h.train_loss, h.val_loss), (ax_acc, h.train_acc, h.val_acc)):
+            ax.plot(epochs, train, "o-", color=colour, label=f"{label}train")
+            if val:
+                ax.plot(epochs, val, "s--", color=colour, label=f"{label}val")
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
     ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy", ylim=(0, 1.02))
     for ax in (ax_loss, ax_acc):
-        ax.legend(fontsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
+    handles, labels = ax_loss.get_legend_handles_labels()
     fig.suptitle(title)
     fig.tight_layout()
+    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(len(labels), 4), frameon=False)
     return fig
 
 

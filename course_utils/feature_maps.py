@@ -76,33 +76,38 @@ def top_channels(fmap: torch.Tensor, k: int = 8) -> list[int]:
 
 
 def plot_top_channels(maps: Maps, k: int = 8, image: np.ndarray | Image.Image | None = None,
-                      title: str | None = None, size: float = 1.25):
+                      title: str | None = None, size: float = 1.15):
     """A grid: one row per layer, its ``k`` most activated channels (each scaled to its own range).
 
     ``maps`` is ``{layer: [C, h, w]}`` for one image (``[1, C, h, w]`` works too); ``image`` is
-    drawn at the left of the first row. Returns the matplotlib figure.
+    drawn at the left of the first row. Each row is headed by its layer and shape; text uses the
+    course style's sizes, and the figure is at most 9 inches wide so that they stay readable on screen.
+    Returns the matplotlib figure.
     """
     import matplotlib.pyplot as plt
 
     if not maps:
         raise FeatureMapError("plot_top_channels needs at least one layer's maps")
     extra = 1 if image is not None else 0
-    fig, axes = plt.subplots(len(maps), k + extra, figsize=(size * (k + extra), (size + 0.3) * len(maps) + 0.4),
-                             squeeze=False)
-    for row, (name, fmap) in enumerate(maps.items()):
+    cols = k + extra
+    width = min(9.0, size * cols)
+    fig = plt.figure(figsize=(width, (width / cols + 0.55) * len(maps) + (0.4 if title else 0)), layout="constrained")
+    rows = np.atleast_1d(fig.subfigures(len(maps), 1))
+    for row, (name, fmap) in zip(rows, maps.items()):
         fmap = _one(fmap, name)
-        for ax in axes[row]:
+        axes = np.atleast_1d(row.subplots(1, cols))
+        for ax in axes:
             ax.axis("off")
-        if extra and row == 0:
-            axes[0, 0].imshow(image)
+        if extra and row is rows[0]:
+            axes[0].imshow(image)
+            axes[0].set_title("input")
+        row.suptitle(f"{name}: {fmap.shape[0]} channels of {fmap.shape[1]}×{fmap.shape[2]}", x=0.01, ha="left",
+                     fontsize=plt.rcParams["axes.labelsize"])
         for col, c in enumerate(top_channels(fmap, k)):
-            ax = axes[row, col + extra]
-            ax.imshow(fmap[c].numpy(), cmap="viridis")
-            shape = "×".join(map(str, fmap.shape))
-            ax.set_title(f"{name} [{shape}]\n#{c}" if col == 0 else f"\n#{c}", fontsize=7)
+            axes[col + extra].imshow(fmap[c].numpy(), cmap="viridis")
+            axes[col + extra].set_title(f"#{c}")
     if title:
-        fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
+        fig.suptitle(title)
     return fig
 
 
@@ -123,10 +128,10 @@ def plot_channel(maps_by_image: Mapping[str, Maps], image_name: str, layer: str,
     fig, axes = plt.subplots(1, 2 if show_image else 1, figsize=(6.4 if show_image else 3.2, 3.2), squeeze=False)
     if show_image:
         axes[0, 0].imshow(images[image_name])
-        axes[0, 0].set_title(image_name, fontsize=9)
+        axes[0, 0].set_title(image_name)
     ax = axes[0, -1]
     im = ax.imshow(fmap[channel].numpy(), cmap="viridis")
-    ax.set_title(f"{layer} · channel {channel} · mean {float(fmap[channel].mean()):.2f}", fontsize=9)
+    ax.set_title(f"{layer} · channel {channel} · mean {float(fmap[channel].mean()):.2f}")
     fig.colorbar(im, ax=ax, fraction=0.046)
     for a in axes.flat:
         a.axis("off")

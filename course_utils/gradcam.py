@@ -194,7 +194,7 @@ def show_gradcam(images: Sequence[np.ndarray], cams: Sequence[torch.Tensor], tit
         axes[0, i].imshow(images[i])
         axes[1, i].imshow(overlay(images[i], cams[i], alpha))
         if titles is not None and i < len(titles):
-            axes[0, i].set_title(titles[i], fontsize=9)
+            axes[0, i].set_title(titles[i])
         for ax in axes[:, i]:
             ax.axis("off")
     fig.tight_layout()

@@ -98,8 +98,9 @@ def load_classifier(name: str, weights: str | WeightsEnum | None = "DEFAULT",
     if state is not None:
         model.load_state_dict(state)
     else:
-        notice = (f"{name}: pretrained weights {enum} are not cached and offline mode is on, so this model has "
-                  "RANDOM weights; its predictions are meaningless. Pre-fetch them with `python -m course_utils fetch`.")
+        notice = (f"{name} has RANDOM weights: offline mode is on and {enum} is not in the weights cache. Shapes, "
+                  "parameter counts and timings are real; its predictions are meaningless. For the real weights run "
+                  "`python -m course_utils fetch` where there is network (or copy the file into the cache).")
         if not quiet:
             banner(notice, "warning")
     return Classifier(name, model.to(device), enum.transforms(), list(enum.meta["categories"]),

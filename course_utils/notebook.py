@@ -6,7 +6,12 @@ import html
 import sys
 import warnings
 
-_COLOURS = {"warning": ("#fff3cd", "#856404"), "info": ("#d1ecf1", "#0c5460"), "ok": ("#d4edda", "#155724")}
+#: Per kind: heading, background, accent colour. A "warning" is a note to read, not an alarm.
+_STYLES = {
+    "warning": ("Note", "#fdf6e3", "#9a6700"),
+    "info": ("Info", "#eef6fb", "#0c5460"),
+    "ok": ("Ready", "#edf7ee", "#1e7e34"),
+}
 
 
 def in_notebook() -> bool:
@@ -18,19 +23,20 @@ def in_notebook() -> bool:
     return shell is not None and shell.__class__.__name__ == "ZMQInteractiveShell"
 
 
+def banner_html(message: str, kind: str = "warning") -> str:
+    """The HTML of a banner: a calm note with a coloured edge and a heading ("Note", "Info", "Ready")."""
+    title, bg, fg = _STYLES.get(kind, _STYLES["info"])
+    return (f'<div class="course-banner course-banner-{html.escape(kind)}" style="background:{bg};color:#1f2328;'
+            f'border-left:4px solid {fg};padding:8px 12px;border-radius:4px;margin:4px 0;line-height:1.45">'
+            f'<b style="color:{fg}">{title}:</b> {html.escape(message)}</div>')
+
+
 def banner(message: str, kind: str = "warning") -> None:
     """Show a coloured banner in a notebook; elsewhere a warning (kind ``warning``) or a print."""
     if in_notebook():
         from IPython.display import HTML, display
 
-        bg, fg = _COLOURS.get(kind, _COLOURS["info"])
-        display(
-            HTML(
-                f'<div style="background:{bg};color:{fg};padding:8px 12px;'
-                f'border-radius:4px;margin:4px 0"><b>{html.escape(kind.upper())}:</b> '
-                f"{html.escape(message)}</div>"
-            )
-        )
+        display(HTML(banner_html(message, kind)))
     elif kind == "warning":
         warnings.warn(message, stacklevel=3)
     else:

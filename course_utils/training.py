@@ -26,10 +26,15 @@ from tqdm.auto import tqdm
 from . import settings
 from .checkpoints import save_atomic
 from .embeddings import backbone, extract_embeddings
+from .errors import CourseError
 from .flops import count_params
 from .models import Classifier
 
 _BN = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
+
+
+class TrainingError(CourseError, ValueError):
+    """A training helper was called with arguments that do not fit together."""
 
 
 def head_of(model: nn.Module) -> nn.Linear:
@@ -85,15 +90,17 @@ def param_groups(model: nn.Module, head: nn.Module, head_lr: float = 1e-3, backb
             {"params": backbone, "lr": backbone_lr, "weight_decay": weight_decay, "name": "backbone"}]
 
 
-def freeze_bn_stats(model: nn.Module) -> int:
+def freeze_bn_stats(model: nn.Module, include_trainable: bool = False) -> int:
     """Put every BatchNorm whose parameters are all frozen into eval mode (running stats stop updating).
 
     Call it after ``model.train()``: ``requires_grad=False`` alone does not stop BN from
-    updating ``running_mean``/``running_var`` in train mode. Returns how many layers it froze.
+    updating ``running_mean``/``running_var`` in train mode. ``include_trainable=True`` puts
+    every BatchNorm in eval mode (its affine parameters still train on the pretrained statistics),
+    the usual choice for fine-tuning with small batches. Returns how many layers it froze.
     """
     n = 0
     for m in model.modules():
-        if isinstance(m, _BN) and not any(p.requires_grad for p in m.parameters(recurse=False)):
+        if isinstance(m, _BN) and (include_trainable or not any(p.requires_grad for p in m.parameters(recurse=False))):
             m.eval()
             n += 1
     return n
@@ -262,18 +269,21 @@ def run_epoch(model: nn.Module, loader: DataLoader, device: torch.device, optimi
 
 def fit(model: nn.Module, train_loader: DataLoader, optimizer: torch.optim.Optimizer, epochs: int,
         val_loader: DataLoader | None = None, device: torch.device | str | None = None, head: nn.Module | None = None,
-        warmup_epochs: int = 0, amp: bool = True, freeze_bn: bool = True, progress: bool = True,
+        warmup_epochs: int = 0, amp: bool = True, freeze_bn: bool | str = True, progress: bool = True,
         scheduler: torch.optim.lr_scheduler.LRScheduler | None = None) -> History:
     """Train ``model`` for ``epochs`` and return its per-epoch :class:`History`.
 
     * ``warmup_epochs`` > 0 (needs ``head``): train only the head first, so the random head
       does not send large gradients into the pretrained backbone.
     * ``amp``: mixed precision (float16 autocast + GradScaler) on CUDA; ignored elsewhere.
-    * ``freeze_bn``: BatchNorm layers whose parameters are frozen stay in eval mode.
+    * ``freeze_bn``: BatchNorm layers whose parameters are frozen stay in eval mode; ``"all"``:
+      every BatchNorm does (:func:`freeze_bn_stats` with ``include_trainable=True``); ``False``: none.
     """
     device = torch.device(device) if device is not None else next(model.parameters()).device
     if warmup_epochs and head is None:
-        raise ValueError("warmup_epochs needs head= (the module to train alone first)")
+        raise TrainingError("warmup_epochs needs head= (the module to train alone first)")
+    if freeze_bn not in (True, False, "all"):
+        raise TrainingError(f"freeze_bn={freeze_bn!r}: use True (frozen BatchNorm layers), 'all' or False")
     model.to(device)
     scaler = torch.amp.GradScaler("cuda", enabled=amp and device.type == "cuda")
     head_ids = {id(p) for p in head.parameters()} if head is not None else set()
@@ -291,7 +301,7 @@ def fit(model: nn.Module, train_loader: DataLoader, optimizer: torch.optim.Optim
         start = time.perf_counter()
         model.train()
         if freeze_bn:
-            freeze_bn_stats(model)
+            freeze_bn_stats(model, include_trainable=freeze_bn == "all")
         loss, acc = run_epoch(model, train_loader, device, optimizer, scaler, amp,
                               desc="warm-up" if warm else "train", progress=progress)
         hist.train_loss.append(loss)
@@ -311,6 +321,6 @@ def fit(model: nn.Module, train_loader: DataLoader, optimizer: torch.optim.Optim
     return hist
 
 
-__all__ = ["History", "cached_embeddings", "count_trainable", "embedding_cache_key", "embeddings_dir", "fit",
+__all__ = ["History", "TrainingError", "cached_embeddings", "count_trainable", "embedding_cache_key", "embeddings_dir", "fit",
            "freeze_all_but", "freeze_bn_stats", "frozen_backbone", "head_of", "param_groups", "replace_head", "run_epoch",
            "train_linear_probe"]

@@ -26,9 +26,8 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
-from torchvision.transforms._presets import ImageClassification
 
-from course_utils.checkpoints import save_checkpoint
+from course_utils.checkpoints import build_preprocess, save_checkpoint
 from course_utils.datasets import ImageFolderDataset, course_dataset
 from course_utils.device import seed_everything
 from course_utils.models import load_classifier
@@ -67,7 +66,8 @@ def main(argv: list[str] | None = None) -> None:
 
     clf = load_classifier(args.model, device="cpu", quiet=rank != 0)
     mean, std = clf.meta.get("mean", (0.485, 0.456, 0.406)), clf.meta.get("std", (0.229, 0.224, 0.225))
-    preprocess = ImageClassification(crop_size=args.image_size, resize_size=args.image_size, mean=mean, std=std)
+    preprocess = build_preprocess({"resize_size": [args.image_size], "crop_size": [args.image_size],
+                                   "mean": list(mean), "std": list(std)})
     data = (ImageFolderDataset(args.data, preprocess) if args.data
             else course_dataset(transform=preprocess, quiet=rank != 0, progress=rank == 0))
     model = clf.model

@@ -11,7 +11,6 @@ import torch  # noqa: E402
 import torchvision  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
-from torchvision.transforms._presets import ImageClassification  # noqa: E402
 
 from course_utils import evaluation as ev  # noqa: E402
 from course_utils import training as tr  # noqa: E402
@@ -20,7 +19,7 @@ from course_utils.datasets import Subset, course_dataset, split  # noqa: E402
 from course_utils.efficientnet_lite import transforms as lite_transforms  # noqa: E402
 from course_utils.models import load_classifier  # noqa: E402
 
-SMALL = ImageClassification(crop_size=64, resize_size=64)
+SMALL = torchvision.models.ResNet18_Weights.IMAGENET1K_V1.transforms(crop_size=64, resize_size=64)
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +61,25 @@ def test_frozen_bn_pitfall_and_fix():
     model(x)
     assert torch.equal(after_pitfall, model.bn1.running_mean)
     assert model.training and not model.bn1.training and model.fc.training
+
+
+def test_freeze_bn_all_keeps_statistics_while_weights_train(data):
+    train_idx, _ = split(data, 0.25, per_class=4)
+    loader = DataLoader(Subset(data, train_idx, SMALL), batch_size=8, shuffle=True)
+    model = _resnet18()
+    head = tr.replace_head(model, 5)
+    stats = {k: v.clone() for k, v in model.state_dict().items() if "running" in k}
+    gamma = model.layer1[0].bn1.weight.detach().clone()
+    opt = torch.optim.AdamW(tr.param_groups(model, head, 1e-3, 1e-3))
+    tr.fit(model, loader, opt, epochs=1, freeze_bn="all", progress=False)
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in stats.items()), "running statistics untouched"
+    assert not torch.equal(gamma, model.layer1[0].bn1.weight), "the BatchNorm scale still trains"
+    tr.fit(model, loader, opt, epochs=1, progress=False)  # trainable BN layers in train mode: statistics move
+    assert not torch.equal(model.bn1.running_mean, stats["bn1.running_mean"])
+    model.train()
+    assert tr.freeze_bn_stats(model) == 0 and tr.freeze_bn_stats(model, include_trainable=True) == 20
+    with pytest.raises(tr.TrainingError, match="freeze_bn"):
+        tr.fit(model, loader, opt, epochs=1, freeze_bn="yes", progress=False)
 
 
 def test_embedding_cache_reuses_and_keys(lite0, data, tmp_path):
@@ -128,7 +146,12 @@ def test_evaluation_numbers_and_plots(data):
     fig = ev.plot_misclassified(samples, preds, targets, data.classes)
     assert len([a for a in fig.axes if a.images]) == 2
     assert ev.plot_misclassified(samples, targets, targets, data.classes) is None
-    assert ev.plot_history({"probe": tr.History([1.0, 0.5], [0.5, 0.8], [1.1, 0.7], [0.4, 0.7], [0.1, 0.1])}).axes
+    fig = ev.plot_history({"probe": tr.History([1.0, 0.5], [0.5, 0.8], [1.1, 0.7], [0.4, 0.7], [0.1, 0.1]),
+                           "full": tr.History([1.2, 0.6], [0.4, 0.7], [], [], [0.2, 0.2])})
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == ["probe train", "probe val", "full train"]
+    lines = fig.axes[0].get_lines()
+    assert lines[0].get_color() == lines[1].get_color() != lines[2].get_color(), "one colour per run"
     model = _resnet18(5)
     loader = DataLoader(Subset(data, list(range(4)), SMALL), batch_size=2)
     logits, t = ev.predict_loader(model, loader)
@@ -149,6 +172,11 @@ def test_checkpoint_roundtrip_and_class_mismatch(tmp_path, data):
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), fresh.state_dict().values()))
     img = data[0][0]
     assert torch.allclose(build_preprocess(load_checkpoint(path)["preprocess"])(img), pre(img), atol=1e-5)
+    bicubic = lite_transforms(96, 112)  # a v2.Compose: its interpolation is recorded too
+    info = save_checkpoint(tmp_path / "lite.pt", model, data.classes, bicubic)
+    rebuilt = build_preprocess(load_checkpoint(info)["preprocess"])
+    assert load_checkpoint(info)["preprocess"]["interpolation"] == "bicubic"
+    assert torch.allclose(rebuilt(img), bicubic(img), atol=1e-5)
     three = _resnet18()
     tr.replace_head(three, 3)
     with pytest.raises(CheckpointError, match=r"trained for 5 classes.*replace_head\(model, 5\)"):

@@ -4,19 +4,29 @@ Checkers live in ``course_utils/exercises/nbNN.py`` and register themselves with
 :func:`exercise`. A checker receives the learner's answer and uses plain ``assert cond,
 "why"`` statements; this module turns the outcome into a friendly message. An untouched
 exercise (``...``, ``None`` or a function that raises ``NotImplementedError``) is "not yet",
-so a learner's Run-All never stops on it. Reference solutions live in
-``course_utils/solutions/nbNN.py``; :func:`show_solution` prints one on request.
+so a learner's Run-All never stops on it. When the learner's code raises, the message quotes
+the learner's own line; when an answer is so far off that the checker cannot even use it
+(a list where a tensor was expected), the verdict is still "wrong", naming what was expected.
+Reference solutions live in ``course_utils/solutions/nbNN.py``; :func:`show_solution` prints one.
 """
 
 from __future__ import annotations
 
+import ast
+import difflib
 import html
 import importlib
 import inspect
+import site
+import sysconfig
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
+import torch
+
+from ..errors import UnknownExerciseError
 from ..notebook import in_notebook
 
 
@@ -34,24 +44,37 @@ class Exercise:
     hint: str = ""
 
 
+#: Text symbol, label and badge colours per status (symbols that every font has, no emoji).
+_STYLE = {"pass": ("✓", "PASS", "#1e7e34"), "not yet": ("…", "NOT YET", "#8a6d00"), "wrong": ("✗", "WRONG", "#b02a37")}
+
+
 @dataclass(frozen=True)
 class Result:
-    """Outcome of a check: ``status`` is ``"pass"``, ``"not yet"`` or ``"wrong"``."""
+    """Outcome of a check: ``status`` is ``"pass"``, ``"not yet"`` or ``"wrong"``.
+
+    ``generic`` is True when the message could not name the mistake (the checker found no
+    specific reason); the course's tests require specific messages for its typical wrong answers.
+    """
 
     id: str
     status: str
     message: str
+    generic: bool = False
 
     def __bool__(self) -> bool:
         return self.status == "pass"
 
     def __str__(self) -> str:
-        icon = {"pass": "✅", "not yet": "⏳", "wrong": "❌"}[self.status]
-        return f"{icon} Exercise {self.id}: {self.status.upper()} — {self.message}"
+        symbol, label, _ = _STYLE[self.status]
+        return f"{symbol} Exercise {self.id}: {label} — {self.message}"
 
     def _repr_html_(self) -> str:
-        colour = {"pass": "#155724", "not yet": "#856404", "wrong": "#721c24"}[self.status]
-        return f'<div style="color:{colour};font-weight:500">{html.escape(str(self))}</div>'
+        symbol, label, colour = _STYLE[self.status]
+        badge = (f'<span style="background:{colour};color:#fff;border-radius:4px;padding:2px 8px;'
+                 f'font-weight:700;font-family:sans-serif;white-space:nowrap">{symbol} {label}</span>')
+        return (f'<div class="course-check course-check-{self.status.replace(" ", "-")}" '
+                f'style="border-left:4px solid {colour};padding:4px 8px;margin:4px 0">{badge} '
+                f"<b>Exercise {html.escape(self.id)}</b> — {html.escape(self.message)}</div>")
 
 
 _REGISTRY: dict[str, Exercise] = {}
@@ -73,13 +96,17 @@ def _module_for(id: str) -> str:
 
 def get(id: str) -> Exercise:
     """The registered exercise ``id`` (importing its notebook's checker module on demand)."""
+    if not isinstance(id, str):
+        raise UnknownExerciseError(f"exercise ids are strings like '02.1', got {id!r}")
     if id not in _REGISTRY:
         try:
             importlib.import_module(f"{__name__}.{_module_for(id)}")
         except ModuleNotFoundError:
             pass
     if id not in _REGISTRY:
-        raise KeyError(f"no exercise {id!r}; exercise ids look like '02.1'")
+        close = difflib.get_close_matches(id, list(all_exercises()), n=3)
+        hint = f"did you mean {', '.join(close)}?" if close else "the ids are in the '### Exercise NN.k' headings"
+        raise UnknownExerciseError(f"no exercise {id!r}; {hint}")
     return _REGISTRY[id]
 
 
@@ -97,6 +124,57 @@ def _untouched(answer: object) -> bool:
     return answer is None or answer is Ellipsis
 
 
+_PACKAGE = Path(__file__).resolve().parent.parent
+_SOLUTIONS = _PACKAGE / "solutions"
+
+
+def _library_dirs() -> list[Path]:
+    dirs = {Path(torch.__file__).resolve().parent}
+    try:
+        import torchvision
+
+        dirs.add(Path(torchvision.__file__).resolve().parent)
+    except ImportError:  # pragma: no cover - torchvision is a core dependency
+        pass
+    paths = sysconfig.get_paths()
+    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+        if key in paths:
+            dirs.add(Path(paths[key]).resolve())
+    for d in [*site.getsitepackages(), site.getusersitepackages()]:
+        dirs.add(Path(d).resolve())
+    return sorted(dirs)
+
+
+_LIBRARIES = _library_dirs()
+
+
+def _is_learner_code(filename: str) -> bool:
+    """True for a notebook cell or any file that is neither the course's checkers nor a library."""
+    if filename.startswith("<"):  # <ipython-input-…>, <stdin>, exec'd code; not Python's own <frozen …>
+        return not filename.startswith("<frozen")
+    path = Path(filename).resolve()
+    if path.is_relative_to(_SOLUTIONS):  # reference and typical wrong answers stand in for a learner's code
+        return True
+    if path.is_relative_to(_PACKAGE):
+        return False
+    return not any(path.is_relative_to(d) for d in _LIBRARIES)
+
+
+def _learner_line(exc: BaseException) -> str | None:
+    """``line N: code`` of the innermost traceback frame that is the learner's code, if any."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    for frame in reversed(frames):
+        if _is_learner_code(frame.filename):
+            code = (frame.line or "").strip()
+            return f"line {frame.lineno}: {code}" if code else f"line {frame.lineno}"
+    return None
+
+
+def _sentence(text: str) -> str:
+    text = text.strip().rstrip(". ")
+    return text + ("" if text[-1:] in "?!" else ".")
+
+
 def evaluate(id: str, answer: object) -> Result:
     """Run the checker of ``id`` on ``answer`` and return the :class:`Result` (never raises)."""
     ex = get(id)
@@ -104,16 +182,22 @@ def evaluate(id: str, answer: object) -> Result:
     if _untouched(answer):
         return Result(id, "not yet", f"{ex.title} — replace the placeholder with your answer.{hint}")
     try:
-        ex.checker(answer)
+        with torch.random.fork_rng(devices=[]):  # the checker's seeds leave the learner's random state alone
+            ex.checker(answer)
     except (NotImplementedError, NotYet):
         return Result(id, "not yet", f"{ex.title} — fill in the code marked 'YOUR CODE HERE'.{hint}")
     except AssertionError as exc:
-        reason = str(exc).rstrip(". ") or "the answer does not match"
-        return Result(id, "wrong", f"{reason}{'' if reason[-1] in '?!' else '.'}{hint}")
-    except Exception as exc:  # the learner's code raised: show where, briefly
-        frames = traceback.extract_tb(exc.__traceback__)
-        where = next((f" (line {f.lineno}: {f.line})" for f in reversed(frames) if "course_utils" not in f.filename), "")
-        return Result(id, "wrong", f"your code raised {type(exc).__name__}: {exc}{where}.{hint}")
+        reason = str(exc).strip()
+        if reason:
+            return Result(id, "wrong", f"{_sentence(reason)}{hint}")
+        return Result(id, "wrong", f"the answer does not match the task: {ex.title}.{hint}", generic=True)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a verdict, never a traceback
+        error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else '(no message)'}"
+        where = _learner_line(exc)
+        if where is not None:  # the learner's own code raised: quote their line, not a line inside torch
+            return Result(id, "wrong", f"your code raised {_sentence(error)[:-1]} (your {where}).{hint}")
+        return Result(id, "wrong", f"your answer could not be used as asked ({error}); expected {ex.title}.{hint}",
+                      generic=True)
     return Result(id, "pass", f"{ex.title} — well done!")
 
 
@@ -122,8 +206,7 @@ def check(id: str, answer: object) -> Result:
     result = evaluate(id, answer)
     if not in_notebook():
         print(result)
-        return result
-    return result  # rendered by Jupyter through _repr_html_
+    return result  # in a notebook, rendered by Jupyter through _repr_html_
 
 
 def solution(id: str) -> object:
@@ -133,14 +216,30 @@ def solution(id: str) -> object:
     return module.SOLUTIONS[id]
 
 
+def solution_source(id: str) -> str:
+    """The source code of the reference solution of ``id`` (a function, a class or a value)."""
+    obj = solution(id)
+    if inspect.isfunction(obj) or inspect.isclass(obj):
+        return inspect.getsource(obj)
+    module = importlib.import_module(f"course_utils.solutions.{_module_for(id)}")
+    source = inspect.getsource(module)
+    tree = ast.parse(source)
+    assignments = {t.id: node for node in tree.body if isinstance(node, ast.Assign)
+                   for t in node.targets if isinstance(t, ast.Name)}
+    table = assignments.get("SOLUTIONS")
+    if table is not None and isinstance(table.value, ast.Dict):
+        for key, value in zip(table.value.keys, table.value.values):
+            if isinstance(key, ast.Constant) and key.value == id:
+                if isinstance(value, ast.Name) and value.id in assignments:
+                    return ast.get_source_segment(source, assignments[value.id]) + "\n"
+                return f"answer = {ast.get_source_segment(source, value)}\n"
+    return f"answer = {obj!r}\n"
+
+
 def show_solution(id: str) -> None:
     """Print the source of the reference solution (try first!)."""
-    obj = solution(id)
-    try:
-        print(inspect.getsource(obj))
-    except TypeError:
-        print(repr(obj))
+    print(solution_source(id))
 
 
 __all__ = ["Exercise", "NotYet", "Result", "all_exercises", "check", "evaluate", "exercise", "get",
-           "show_solution", "solution"]
+           "show_solution", "solution", "solution_source"]

@@ -7,139 +7,265 @@ import torch
 from torch import nn
 
 from ..device import get_device
+from ..hooks import hook_count
 from . import exercise
+from ._fixtures import randomise_bn, shape_of
 
-_MEAN = (0.485, 0.456, 0.406)
-_STD = (0.229, 0.224, 0.225)
+_IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+_HALF = ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))  # EfficientNet-Lite0's
 
 
-@exercise("07.1", "to_input(bgr, mean, std): an OpenCV-style BGR uint8 H×W×3 array → normalised RGB float tensor [3, H, W]",
-          hint="three bugs: reverse the channel axis (BGR → RGB), move channels first (permute(2, 0, 1)), "
-               "divide by 255 before normalising.")
+def _normalised(rgb_chw: torch.Tensor, mean, std) -> torch.Tensor:
+    return (rgb_chw.float() / 255 - torch.tensor(mean)[:, None, None]) / torch.tensor(std)[:, None, None]
+
+
+@exercise("07.1", "to_input(bgr, mean, std): an OpenCV-style BGR uint8 H×W×3 array → normalised RGB float32 tensor "
+                  "[3, H, W]",
+          hint="three bugs: the channel order (which axis holds the colours?), the axis order PyTorch expects "
+               "(look up Tensor.permute), and the value range mean/std were computed for.")
 def _check_to_input(to_input) -> None:
     rng = np.random.default_rng(7)
-    rgb = rng.integers(0, 256, size=(5, 6, 3), dtype=np.uint8)
-    bgr = np.ascontiguousarray(rgb[..., ::-1])
-    got = to_input(bgr.copy(), _MEAN, _STD)
-    assert isinstance(got, torch.Tensor), f"return a torch tensor, got {type(got).__name__}"
-    assert got.shape == (3, 5, 6), f"expected shape [3, H, W] = (3, 5, 6), got {tuple(got.shape)}: channels go first"
-    assert got.is_floating_point(), f"expected a float tensor, got {got.dtype}"
-    ref = (torch.from_numpy(rgb).permute(2, 0, 1).float() / 255 - torch.tensor(_MEAN)[:, None, None]) \
-        / torch.tensor(_STD)[:, None, None]
-    assert got.abs().max() < 10, "values are far too large: scale 0–255 to 0–1 (divide by 255) before normalising"
-    swapped = (torch.from_numpy(bgr).permute(2, 0, 1).float() / 255
-               - torch.tensor(_MEAN)[:, None, None]) / torch.tensor(_STD)[:, None, None]
-    assert not torch.allclose(got.float(), swapped, atol=1e-4), "the channels are still in BGR order: reverse them"
-    assert torch.allclose(got.float(), ref, atol=1e-4), "values differ from ((rgb / 255) − mean) / std per channel"
+    for (h, w), (mean, std) in [((5, 6), _IMAGENET), ((7, 4), _HALF)]:
+        rgb = rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8)
+        bgr = np.ascontiguousarray(rgb[..., ::-1])
+        given = bgr.copy()
+        got = to_input(given, mean, std)
+        assert np.array_equal(given, bgr), "your function changed the input array in place"
+        assert isinstance(got, torch.Tensor), f"return a torch tensor, got {type(got).__name__}"
+        assert got.shape == (3, h, w), (
+            f"for an H×W×3 = {h}×{w}×3 frame expected [3, H, W] = [3, {h}, {w}], got {list(got.shape)}: "
+            "channels go first (permute(2, 0, 1))")
+        assert got.dtype == torch.float32, (
+            f"expected float32, got {got.dtype}: models expect float32"
+            + ("; NumPy arithmetic gives float64" if got.dtype == torch.float64 else ""))
+        t_rgb, t_bgr = torch.from_numpy(rgb).permute(2, 0, 1), torch.from_numpy(bgr).permute(2, 0, 1)
+        ref = _normalised(t_rgb, mean, std)
+        assert got.abs().max() < 10, "values are far too large: scale 0–255 to 0–1 (divide by 255) before normalising"
+        if torch.allclose(got, ref, atol=1e-4):
+            continue
+        if torch.allclose(got, _normalised(t_bgr, mean, std), atol=1e-4):
+            raise AssertionError("the channels are still in BGR order: reverse the last axis")
+        if torch.allclose(got, _normalised(t_rgb.flip(1), mean, std), atol=1e-4) or torch.allclose(
+                got, _normalised(t_bgr.flip(1), mean, std), atol=1e-4):
+            raise AssertionError("you flipped the image upside down: reverse the channel axis (the last one), not the rows")
+        other = _HALF if mean == _IMAGENET[0] else _IMAGENET
+        if torch.allclose(got, _normalised(t_rgb, *other), atol=1e-4):
+            raise AssertionError("you used fixed mean/std values: normalise with the mean and std you are given")
+        raise AssertionError("values differ from ((rgb / 255) − mean) / std per channel")
 
 
-@exercise("07.2", "to_rgb(t): a float image tensor [C, H, W] in [0, 1] with C = 1 (grey), 3 (RGB) or 4 (RGBA) → [3, H, W]",
-          hint="grey: t.expand(3, -1, -1) (or repeat); RGBA: rgb · alpha + 1 · (1 − alpha) puts it on white; RGB: unchanged.")
+@exercise("07.2", "to_rgb(t): a float image tensor [C, H, W] in [0, 1] with C = 1 (grey), 3 (RGB) or 4 (RGBA) → [3, H, W], "
+                  "transparent pixels on white, input left unchanged",
+          hint="grey: the one channel becomes all three (look up Tensor.expand or repeat); RGBA: alpha compositing "
+               "over a white background (alpha = 1 is opaque); RGB: unchanged.")
 def _check_to_rgb(to_rgb) -> None:
     g = torch.Generator().manual_seed(3)
     rgb = torch.rand(3, 4, 5, generator=g)
     grey = torch.rand(1, 4, 5, generator=g)
     alpha = torch.rand(1, 4, 5, generator=g)
+    alpha[0, 0], alpha[0, -1] = 1.0, 0.0  # a fully opaque and a fully transparent row
     rgba = torch.cat([rgb, alpha])
+    for name, t in [("an RGB", rgb), ("a grey", grey), ("an RGBA", rgba)]:
+        given = t.clone()
+        out = to_rgb(given)
+        assert torch.equal(given, t), (f"your function changed {name} input in place (e.g. mul_ on a slice of it): "
+                                       "compute a new tensor")
+        assert isinstance(out, torch.Tensor) and out.shape == (3, 4, 5), (
+            f"{name} [{t.shape[0]}, H, W] input must become [3, H, W], got {shape_of(out)}")
     out = to_rgb(rgb.clone())
-    assert isinstance(out, torch.Tensor) and out.shape == (3, 4, 5), "an RGB input must come back unchanged as [3, H, W]"
     assert torch.allclose(out, rgb), "an RGB input must come back unchanged"
     out = to_rgb(grey.clone())
-    assert isinstance(out, torch.Tensor) and out.shape == (3, 4, 5), (
-        f"a grey [1, H, W] input must become [3, H, W], got {tuple(getattr(out, 'shape', ()))}: repeat the channel")
     assert torch.allclose(out, grey.expand(3, -1, -1)), "grey → RGB copies the grey value into all three channels"
     out = to_rgb(rgba.clone())
-    assert isinstance(out, torch.Tensor) and out.shape == (3, 4, 5), (
-        f"an RGBA [4, H, W] input must become [3, H, W], got {tuple(getattr(out, 'shape', ()))}")
-    assert not torch.allclose(out, rgb, atol=1e-3), (
-        "dropping alpha shows hidden (transparent) pixels: blend onto white with rgb·alpha + (1 − alpha)")
-    assert torch.allclose(out, rgb * alpha + (1 - alpha), atol=1e-5), "RGBA on white is rgb · alpha + 1 · (1 − alpha)"
+    expected = rgb * alpha + (1 - alpha)
+    if torch.allclose(out, expected, atol=1e-5):
+        return
+    if torch.allclose(out, rgb, atol=1e-3):
+        raise AssertionError("dropping alpha shows hidden (transparent) pixels: blend onto white")
+    if torch.allclose(out, rgb * alpha, atol=1e-5):
+        raise AssertionError("that blends onto black (transparent pixels come out 0): the background is white")
+    if torch.allclose(out, rgb * (1 - alpha) + alpha, atol=1e-5):
+        raise AssertionError("alpha = 1 means opaque: opaque pixels must keep their colour, transparent ones turn white")
+    raise AssertionError("RGBA on white is rgb · alpha + 1 · (1 − alpha)")
 
 
 class _Net(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.features = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU())
-        self.head = nn.Linear(8, 4)
+        self.head = nn.Sequential(nn.Linear(8, 8), nn.LayerNorm(8), nn.Linear(8, 4))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x).mean((2, 3)))
 
 
+def _groups_of(opt: torch.optim.Optimizer) -> dict[int, dict]:
+    return {id(p): group for group in opt.param_groups for p in group["params"]}
+
+
 @exercise("07.3", "make_optimizer(model, lr, weight_decay): AdamW over trainable parameters only; "
                   "no weight decay on biases and normalisation parameters",
-          hint="params = [p for p in model.parameters() if p.requires_grad]; decay the ones with p.ndim >= 2, "
-               "put the rest in a group with weight_decay=0.0.")
+          hint="two fixes: hand over only parameters that require gradients, and split them into two parameter "
+               "groups by their number of dimensions (look up 'per-parameter options' in torch.optim's docs).")
 def _check_make_optimizer(make_optimizer) -> None:
-    torch.manual_seed(0)
-    model = _Net()
-    model.features.requires_grad_(False)  # a frozen backbone
-    opt = make_optimizer(model, 1e-3, 0.05)
-    assert isinstance(opt, torch.optim.Optimizer), f"return a torch optimizer, got {type(opt).__name__}"
-    handed = [p for group in opt.param_groups for p in group["params"]]
-    frozen = [p for p in model.features.parameters()]
-    assert not any(p is f for p in handed for f in frozen), (
-        "frozen parameters (requires_grad=False) were handed to the optimizer: filter on p.requires_grad")
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    assert len(handed) == len(trainable) and all(any(p is h for h in handed) for p in trainable), (
-        "every trainable parameter must be in the optimizer exactly once")
-    for group in opt.param_groups:
-        for p in group["params"]:
+    for lr, wd in [(1e-3, 0.05), (3e-4, 0.2)]:  # two settings, so hard-coded numbers show
+        torch.manual_seed(0)
+        model = _Net()
+        model.features.requires_grad_(False)  # a frozen backbone
+        opt = make_optimizer(model, lr, wd)
+        assert isinstance(opt, torch.optim.Optimizer), f"return a torch optimizer, got {type(opt).__name__}"
+        if not isinstance(opt, torch.optim.AdamW):
+            if isinstance(opt, torch.optim.Adam) and not opt.defaults.get("decoupled_weight_decay", False):
+                raise AssertionError("Adam's weight_decay adds an L2 term to the gradient, which Adam then rescales; "
+                                     "AdamW decays the weights directly (decoupled): use torch.optim.AdamW")
+            if not isinstance(opt, torch.optim.Adam):
+                raise AssertionError(f"the task asks for AdamW, you built {type(opt).__name__}")
+        groups = _groups_of(opt)
+        handed = [p for group in opt.param_groups for p in group["params"]]
+        assert len(handed) == len(groups), "a parameter appears twice in the optimizer"
+        assert not any(id(p) in groups for p in model.features.parameters()), (
+            "frozen parameters (requires_grad=False) were handed to the optimizer: filter on p.requires_grad")
+        trainable = [p for p in model.parameters() if p.requires_grad]
+        assert all(id(p) in groups for p in trainable), "every trainable parameter must be in the optimizer"
+        for name, p in model.named_parameters():
+            if id(p) not in groups:
+                continue
+            group = groups[id(p)]
             if p.ndim < 2:
-                assert group["weight_decay"] == 0, "biases and normalisation weights (1-D) must get weight_decay=0"
+                assert group["weight_decay"] == 0, (
+                    f"{name} ({p.ndim}-D: a bias or a normalisation weight) gets weight_decay={group['weight_decay']}: "
+                    "1-D parameters must get weight_decay=0 (their names do not all end in 'bias')")
             else:
-                assert group["weight_decay"] == 0.05, "weight matrices and kernels (ndim ≥ 2) keep the weight decay"
-            assert group["lr"] == 1e-3, "use the given learning rate"
-    model.features.requires_grad_(True)
-    opt = make_optimizer(model, 1e-3, 0.05)
-    n = sum(len(g["params"]) for g in opt.param_groups)
-    assert n == len(list(model.parameters())), "once unfrozen, all parameters must be in the optimizer"
-    bn = model.features[1].weight
-    assert any(p is bn and g["weight_decay"] == 0 for g in opt.param_groups for p in g["params"]), (
-        "BatchNorm's weight is 1-D: no weight decay")
+                assert group["weight_decay"] == wd, (
+                    f"{name} ({p.ndim}-D) gets weight_decay={group['weight_decay']}, expected the given {wd}: "
+                    "weight matrices and kernels (ndim ≥ 2) keep the weight decay")
+            assert group["lr"] == lr, (f"{name} gets lr={group['lr']}, expected the given {lr}: use the learning rate "
+                                       "you are given, in every group")
+        model.features.requires_grad_(True)
+        opt = make_optimizer(model, lr, wd)
+        groups = _groups_of(opt)
+        assert all(id(p) in groups for p in model.parameters()), "once unfrozen, all parameters must be in the optimizer"
+        bn = model.features[1].weight
+        assert groups[id(bn)]["weight_decay"] == 0, "BatchNorm's weight is 1-D: no weight decay"
 
 
-@exercise("07.4", "run(model, x): logits on the CPU, computed for inference on whatever device and dtype the model has",
-          hint="p = next(model.parameters()); model.eval(); under torch.inference_mode(): "
-               "model(x.to(p.device, p.dtype)).cpu()")
+class _Block(nn.Module):
+    """conv → BatchNorm → ReLU6(inplace) → pool → linear: the ReLU6 overwrites what it receives."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 6, 3, padding=1)
+        self.bn = nn.BatchNorm2d(6)
+        self.act = nn.ReLU6(inplace=True)
+        self.fc = nn.Linear(6, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.act(self.bn(self.conv(x))).mean(dim=(2, 3)))
+
+
+def _foreign(model: _Block, seen: list) -> list:
+    """'Someone else's' hooks; the first also notes which kinds of hooks sit on the layer when it runs."""
+    return [model.act.register_forward_pre_hook(lambda m, i: seen.append(len(m._forward_pre_hooks) > 1)),
+            model.register_forward_hook(lambda m, i, o: None)]
+
+
+def _intact(model: nn.Module, handles: list) -> bool:
+    ids = {key for m in model.modules() for d in ("_forward_hooks", "_forward_pre_hooks") for key in getattr(m, d)}
+    return all(h.id in ids for h in handles)
+
+
+@exercise("07.4", "record_input(model, layer, x): the tensor `layer` receives during model(x), as it was before the "
+                  "layer ran (even an in-place layer), without autograd graph, no hook of yours left behind (even if "
+                  "the forward pass raises) and other hooks left alone",
+          hint="a forward hook runs after the layer, a forward pre-hook before it (look up "
+               "register_forward_pre_hook); store a detached copy, and remove exactly your handle in a `finally:`.")
+def _check_record_input(record_input) -> None:
+    torch.manual_seed(2)
+    model = randomise_bn(_Block(), seed=2).eval()
+    with torch.no_grad():
+        model.bn.weight.mul_(4)  # BatchNorm outputs well outside ReLU6's [0, 6]
+    pre_hooked: list[bool] = []
+    foreign = _foreign(model, pre_hooked)
+    for layer, name in [(model.act, "act"), (model.bn, "bn")]:
+        x = torch.randn(2, 3, 7, 5)
+        with torch.no_grad():
+            conv = model.conv(x)
+            expected = model.bn(conv).clone() if layer is model.act else conv.clone()
+        got = record_input(model, layer, x)
+        assert _intact(model, foreign), "you removed hooks you did not register: remove only your own handle"
+        left = hook_count(model) - len(foreign)
+        assert left == 0, f"{left} hook(s) of yours are still registered: keep the handle and call handle.remove()"
+        assert isinstance(got, torch.Tensor), f"return the recorded tensor, got {type(got).__name__}"
+        assert got.shape == expected.shape, (
+            f"model.{name} receives {list(expected.shape)}, you returned {shape_of(got)}")
+        if not torch.allclose(got, expected, atol=1e-5):
+            if layer is model.act and torch.allclose(got, expected.clamp(0, 6), atol=1e-5):
+                if pre_hooked and pre_hooked[-1]:
+                    raise AssertionError("your recording is clipped to [0, 6]: your pre-hook stored the tensor itself, "
+                                         "which the in-place ReLU6 then overwrote; store a clone")
+                raise AssertionError("your recording is clipped to [0, 6]: a forward hook runs after the layer, when "
+                                     "the in-place ReLU6 has already overwritten its input; use a forward pre-hook")
+            raise AssertionError(f"the recorded tensor differs from what model.{name} receives: record the layer "
+                                 "you are given, before it runs")
+        assert not got.requires_grad and got.grad_fn is None, (
+            "the recording keeps the autograd graph alive: detach it (or run under torch.inference_mode())")
+    try:
+        record_input(model, model.act, torch.randn(2, 4, 7, 5))  # wrong channel count: the forward pass raises
+    except Exception:  # noqa: BLE001 - the learner's function is expected to let it through
+        pass
+    assert _intact(model, foreign), "you removed hooks you did not register: remove only your own handle"
+    assert hook_count(model) == len(foreign), ("a hook stayed behind after the forward pass raised: remove it in a "
+                                               "`finally:` block")
+    for h in foreign:
+        h.remove()
+
+
+class _Probe(nn.Module):
+    """conv → BatchNorm → dropout: records the mode, autograd state and input of each forward pass."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.Dropout(0.5), nn.Flatten())
+        self.seen: list[tuple[bool, bool, bool]] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen.append((self.training, torch.is_grad_enabled(), torch.is_inference_mode_enabled()))
+        return self.body(x)
+
+
+@exercise("07.5", "run(model, x): logits on the CPU, computed in eval mode under torch.inference_mode(), on whatever "
+                  "device and dtype the model has (the model itself unchanged)",
+          hint="read the device and dtype off one of the model's parameters and move the input there (not the model "
+               "to the input); switch the mode with a method call; look up torch.inference_mode.")
 def _check_run(run) -> None:
     torch.manual_seed(1)
-    x = torch.randn(2, 3, 8, 8)
+    x = torch.randn(2, 3, 8, 6)
     devices = [torch.device("cpu")] + ([get_device()] if get_device().type != "cpu" else [])
     for device in devices:
         for dtype in (torch.float32, torch.float64):
             if device.type == "mps" and dtype == torch.float64:
                 continue
-            model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.Dropout(0.5), nn.Flatten())
-            model = model.to(device, dtype).train()
-            out = run(model, x.clone())
+            model = randomise_bn(_Probe(), seed=3).to(device, dtype).train()
+            given = x.clone()
+            out = run(model, given)
+            assert torch.equal(given, x), "your function changed the input tensor in place"
+            p = next(model.parameters())
+            assert (p.device.type, p.dtype) == (device.type, dtype), (
+                f"the model is now on {p.device} in {p.dtype}, it was on {device} in {dtype}: move the input to the "
+                "model, do not change the model")
+            assert model.seen, "call the model on the input"
+            training, grad, inference = model.seen[-1]
+            assert not training, "the model ran in train mode: call model.eval() (with parentheses) first"
+            assert not grad or inference, (
+                "the forward pass built an autograd graph (detaching the result afterwards is too late): run it under "
+                "torch.inference_mode()")
+            assert inference, ("torch.no_grad() avoids the graph too, but this task asks for torch.inference_mode(): "
+                               "it also skips autograd's version counters, and its outputs cannot slip back into training")
             assert isinstance(out, torch.Tensor), f"return the logits tensor, got {type(out).__name__}"
             assert out.device.type == "cpu", f"bring the result back to the CPU (.cpu()), it is on {out.device}"
-            assert not model.training, "the model is still in train mode: call model.eval()"
-            assert not out.requires_grad, "the result still tracks gradients: use torch.inference_mode()"
+            assert out.dtype == dtype, (f"the logits are {out.dtype}, the model computes in {dtype}: move the input to "
+                                        "the model's dtype, not to a fixed one")
+            model.eval()
             with torch.no_grad():
-                ref = model(x.to(device, dtype)).cpu()
+                ref = model.body(x.to(device, dtype)).cpu()
             assert torch.allclose(out.to(ref.dtype), ref, atol=1e-4), "the logits differ from model(x) in eval mode"
-
-
-@exercise("07.5", "record(model, layer, x): the output of `layer` during model(x), unchanged by later in-place "
-                  "operations, with no hook left behind",
-          hint="handle = layer.register_forward_hook(...); store output.detach().clone(); "
-               "call handle.remove() in a finally block.")
-def _check_record(record) -> None:
-    torch.manual_seed(2)
-    model = nn.Sequential(nn.Conv2d(3, 6, 3), nn.BatchNorm2d(6), nn.ReLU(inplace=True)).eval()
-    layer = model[1]
-    x = torch.randn(2, 3, 7, 7)
-    with torch.no_grad():
-        expected = layer(model[0](x))
-    got = record(model, layer, x)
-    hooks = len(layer._forward_hooks) + len(layer._forward_pre_hooks)
-    assert isinstance(got, torch.Tensor), f"return the recorded tensor, got {type(got).__name__}"
-    assert got.shape == expected.shape, f"expected the layer's output shape {tuple(expected.shape)}, got {tuple(got.shape)}"
-    assert hooks == 0, f"{hooks} hook(s) are still registered on the layer: keep the handle and call handle.remove()"
-    assert got.min() < 0, (
-        "the recording has no negative values: the in-place ReLU that runs after the layer overwrote it; "
-        "store output.clone()")
-    assert torch.allclose(got, expected, atol=1e-5), "the recorded tensor differs from the layer's output"
-    assert not got.requires_grad, "detach the recording so it does not keep the autograd graph alive"

@@ -1,0 +1,61 @@
+"""Fixtures for checkers that cannot hide mistakes: BatchNorm with real statistics, textured non-square photos."""
+
+from __future__ import annotations
+
+import torch
+from PIL import Image
+from torch import nn
+
+from ..images import sample_images
+
+
+def randomise_bn(module: nn.Module, seed: int = 0) -> nn.Module:
+    """Give every BatchNorm of ``module`` non-trivial affine parameters and running statistics, in place.
+
+    Fresh BatchNorm layers (γ = 1, β = 0, mean 0, variance 1) compute almost the identity in eval
+    mode, so a hook on a layer's input instead of its output, or a missing BatchNorm, would go unseen.
+    """
+    g = torch.Generator().manual_seed(seed)
+    for m in module.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            n = m.num_features
+            with torch.no_grad():
+                if m.affine:
+                    m.weight.copy_(0.5 + torch.rand(n, generator=g))
+                    m.bias.copy_(0.3 * torch.randn(n, generator=g))
+                if m.track_running_stats:
+                    m.running_mean.copy_(0.3 * torch.randn(n, generator=g))
+                    m.running_var.copy_(0.5 + torch.rand(n, generator=g))
+    return module
+
+
+#: (width, height) of the crops :func:`textured_images` returns: non-square, landscape and portrait.
+CROP_SIZES = ((300, 220), (180, 260), (257, 257), (420, 300))
+
+
+def textured_images(n: int = 3, sizes: tuple[tuple[int, int], ...] = CROP_SIZES) -> list[Image.Image]:
+    """``n`` crops of the bundled real photos, of different non-square sizes (texture everywhere)."""
+    photos = list(sample_images().values())
+    out = []
+    for i in range(n):
+        photo = photos[i % len(photos)]
+        w, h = sizes[i % len(sizes)]
+        w, h = min(w, photo.width), min(h, photo.height)
+        left, top = (photo.width - w) // (2 + i % 3), (photo.height - h) // (2 + i % 2)
+        out.append(photo.crop((left, top, left + w, top + h)))
+    return out
+
+
+def tensor_or_fail(value: object, what: str) -> torch.Tensor:
+    """``value`` when it is a tensor, else an AssertionError saying what was expected instead."""
+    assert isinstance(value, torch.Tensor), f"{what} must be a torch tensor, got {type(value).__name__}"
+    return value
+
+
+def shape_of(value: object) -> str:
+    """A short description of ``value`` for messages: its shape if it has one, else its type."""
+    shape = getattr(value, "shape", None)
+    return str(list(shape)) if shape is not None else type(value).__name__
+
+
+__all__ = ["CROP_SIZES", "randomise_bn", "shape_of", "tensor_or_fail", "textured_images"]
