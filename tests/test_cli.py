@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -133,18 +132,45 @@ def test_fetch_offline_fails_clearly_and_names_are_checked(tmp_path):
 
 
 _DOCTOR_AS_USER = textwrap.dedent("""
-    import os, sys
-    import jupyter_client.kernelspec  # noqa: F401  (the stdlib under /root is unreadable after setuid)
+    import ctypes, os, sys
+    import jupyter_client.kernelspec  # noqa: F401  (imported while everything is readable)
     from course_utils import doctor
-    if os.geteuid() == 0:  # root ignores permissions: drop to an unprivileged user after the imports
+    if os.geteuid() == 0:
+        # Root ignores permissions, so the doctor runs as an unprivileged user. That user keeps one capability,
+        # CAP_DAC_READ_SEARCH: it reads the venv and the checkout wherever they are (a fresh clone inside a 0700
+        # folder, the Python under /root) but writes only where the folder modes allow, as a learner would.
+        libc = ctypes.CDLL(None, use_errno=True)
+        os.setgroups([])
         os.setgid(65534)
+        libc.prctl(8, 1, 0, 0, 0)  # PR_SET_KEEPCAPS: keep the permitted capabilities across setuid
         os.setuid(65534)
+        header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+        data = (ctypes.c_uint32 * 6)(1 << 2, 1 << 2, 0, 0, 0, 0)  # effective, permitted, inheritable: DAC_READ_SEARCH
+        if libc.capset(header, data) != 0:  # a container without that capability: only readable paths work
+            needed = [os.path.dirname(doctor.__file__), sys.prefix, os.path.dirname(os.__file__)]
+            unreadable = [p for p in needed if not os.access(p, os.R_OK | os.X_OK)]
+            if unreadable:
+                print(f"SKIP: an unprivileged user cannot read {', '.join(unreadable)} (a parent folder is private, "
+                      "e.g. chmod 700) and this container does not grant CAP_DAC_READ_SEARCH to lend it read access")
+                sys.exit(77)
     sys.exit(doctor.main())
 """)
 
 
+def _doctor_as_user(env: dict) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, "-c", _DOCTOR_AS_USER], capture_output=True, text=True, env=env,
+                            timeout=300)
+    if result.returncode == 77:
+        pytest.skip(result.stdout.strip().removeprefix("SKIP: "))
+    return result
+
+
 def test_doctor_exit_status_says_when_something_needed_is_missing(tmp_path):
-    """A read-only, incomplete weights cache is a FIX (exit 1); read-only but complete is fine (exit 0)."""
+    """A read-only, incomplete weights cache is a FIX (exit 1); read-only but complete is fine (exit 0).
+
+    Read-only means read-only to the person running the course: as root, the doctor runs as an unprivileged user
+    who can still read the checkout and its venv wherever they are (see ``_DOCTOR_AS_USER``).
+    """
     import tempfile
 
     from course_utils.models import COURSE_MODELS, get_weights
@@ -156,34 +182,17 @@ def test_doctor_exit_status_says_when_something_needed_is_missing(tmp_path):
     try:
         for folder in (cache, cache / "hub", ckpt):
             folder.chmod(0o555)
-        missing = subprocess.run([sys.executable, "-c", _DOCTOR_AS_USER], capture_output=True, text=True,
-                                 env=env, timeout=300)
+        missing = _doctor_as_user(env)
         assert missing.returncode == 1, missing.stdout + missing.stderr[-1500:]
         assert "FIX  weights cache folder" in missing.stdout and "read-only and incomplete" in missing.stdout
         ckpt.chmod(0o755)
         for name in COURSE_MODELS[:-1]:  # a complete cache (file contents do not matter to the report)
             (ckpt / Path(get_weights(name).url).name).write_bytes(b"x")
         ckpt.chmod(0o555)
-        complete = subprocess.run([sys.executable, "-c", _DOCTOR_AS_USER], capture_output=True, text=True,
-                                  env=env, timeout=300)
+        complete = _doctor_as_user(env)
         assert complete.returncode == 0, complete.stdout + complete.stderr[-1500:]
         assert "read-only, holds everything needed" in complete.stdout and "FIX" not in complete.stdout
     finally:
         for folder in (cache, cache / "hub", ckpt):
             folder.chmod(0o755)
         shutil.rmtree(cache)
-
-
-def test_book_renders_a_notebook_with_outputs(tmp_path):
-    """`make book` executes notebooks on copies and writes HTML with outputs plus an index."""
-    nb = Path("notebooks/00_start_here.ipynb")
-    before = nb.read_bytes()
-    result = subprocess.run([sys.executable, "scripts/build_book.py", "--out", str(tmp_path), str(nb)],
-                            capture_output=True, text=True, env=ENV, timeout=600)
-    assert result.returncode == 0, result.stderr[-2000:]
-    page = (tmp_path / "00_start_here.html").read_text()
-    assert re.search(r"espresso\s+9\d\.\d%", page), "the executed output (espresso at 9x %) is missing"
-    assert "Exercise 00.1: WRONG" in page  # the rendered result of the wrong-answer demo cell
-    assert "application/vnd.jupyter.widget-state+json" in page
-    assert '<a href="00_start_here.html">' in (tmp_path / "index.html").read_text()
-    assert nb.read_bytes() == before  # the stored notebook keeps no outputs
