@@ -14,6 +14,8 @@ from pathlib import Path
 
 import nbformat
 
+from course_utils import netguard
+
 ROOT = Path(__file__).resolve().parent.parent
 GUARD_SITE = "course-reliability-"  # the test session's own guard folder on PYTHONPATH (tests/reliability_summary.py)
 
@@ -88,13 +90,8 @@ def test_offline_build_opens_no_socket_and_reports_times(tmp_path):
         title="98 · Second page",
     )
     before = {p: p.read_bytes() for p in (first, second)}
-    env = {**_standalone_env(), "COURSE_NET_GUARD": str(record)}
-    guard_site = tmp_path / "guard"  # the guard in every child Python, as the test session sets it up
-    guard_site.mkdir()
-    from tests.reliability_summary import _NETGUARD, _SITECUSTOMIZE
-
-    (guard_site / "sitecustomize.py").write_text(_SITECUSTOMIZE.format(path=str(_NETGUARD)))
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(guard_site), env.get("PYTHONPATH")) if p)
+    env = _standalone_env()
+    netguard.guard_children(tmp_path / "guard", record, env)  # the guard in every child Python, as the suite does
     out = tmp_path / "site"
     result = _build(second, first, out=out, env=env)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]

@@ -135,7 +135,8 @@ def test_notebook_runs_and_widget_calls_back_in_real_browser(lab, browser):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
         _run_all(page, base, token, NOTEBOOKS[0])
-        assert page.locator("text=Exercise 00.1: WRONG").count() == 1  # the wrong-answer demo rendered its verdict
+        verdict = page.locator(".course-check-wrong", has_text="Exercise 00.1")  # the wrong-answer demo's verdict
+        assert verdict.count() == 1 and "WRONG" in verdict.inner_text()
         slider = page.locator(".widget-slider").first
         slider.wait_for(timeout=60_000)
         label = page.locator(".widget-label", has_text="pixels").first

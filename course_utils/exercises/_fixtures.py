@@ -59,3 +59,9 @@ def shape_of(value: object) -> str:
 
 
 __all__ = ["CROP_SIZES", "randomise_bn", "shape_of", "tensor_or_fail", "textured_images"]
+
+
+def foreign_hooks_intact(model: nn.Module, handles: list) -> bool:
+    """Whether every hook in ``handles`` ("someone else's") is still registered somewhere in ``model``."""
+    ids = {key for m in model.modules() for d in ("_forward_hooks", "_forward_pre_hooks") for key in getattr(m, d)}
+    return all(h.id in ids for h in handles)

@@ -9,7 +9,7 @@ from torchvision.models import resnet18
 
 from ..hooks import HookSet, hook_count
 from . import exercise
-from ._fixtures import randomise_bn, shape_of
+from ._fixtures import foreign_hooks_intact, randomise_bn, shape_of
 
 
 def _features(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -75,12 +75,6 @@ class _InPlaceNet(nn.Module):
 def _foreign_hooks(model: nn.Module) -> list:
     """Hooks that 'someone else' put on the model; the learner's cleanup must leave them alone."""
     return [model.bn.register_forward_hook(lambda m, i, o: None), model.register_forward_pre_hook(lambda m, i: None)]
-
-
-def foreign_hooks_intact(model: nn.Module, handles: list) -> bool:
-    """Whether every hook in ``handles`` is still registered somewhere in ``model``."""
-    ids = {key for m in model.modules() for d in ("_forward_hooks", "_forward_pre_hooks") for key in getattr(m, d)}
-    return all(h.id in ids for h in handles)
 
 
 @exercise("03.2", "layer_output(model, module, x): the output of `module` during model(x), unchanged by later "

@@ -9,7 +9,7 @@ from torch import nn
 from ..device import get_device
 from ..hooks import hook_count
 from . import exercise
-from ._fixtures import randomise_bn, shape_of
+from ._fixtures import foreign_hooks_intact, randomise_bn, shape_of
 
 _IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 _HALF = ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))  # EfficientNet-Lite0's
@@ -169,11 +169,6 @@ def _foreign(model: _Block, seen: list) -> list:
             model.register_forward_hook(lambda m, i, o: None)]
 
 
-def _intact(model: nn.Module, handles: list) -> bool:
-    ids = {key for m in model.modules() for d in ("_forward_hooks", "_forward_pre_hooks") for key in getattr(m, d)}
-    return all(h.id in ids for h in handles)
-
-
 @exercise("07.4", "record_input(model, layer, x): the tensor `layer` receives during model(x), as it was before the "
                   "layer ran (even an in-place layer), without autograd graph, no hook of yours left behind (even if "
                   "the forward pass raises) and other hooks left alone",
@@ -192,7 +187,7 @@ def _check_record_input(record_input) -> None:
             conv = model.conv(x)
             expected = model.bn(conv).clone() if layer is model.act else conv.clone()
         got = record_input(model, layer, x)
-        assert _intact(model, foreign), "you removed hooks you did not register: remove only your own handle"
+        assert foreign_hooks_intact(model, foreign), "you removed hooks you did not register: remove only your own handle"
         left = hook_count(model) - len(foreign)
         assert left == 0, f"{left} hook(s) of yours are still registered: keep the handle and call handle.remove()"
         assert isinstance(got, torch.Tensor), f"return the recorded tensor, got {type(got).__name__}"
@@ -213,7 +208,7 @@ def _check_record_input(record_input) -> None:
         record_input(model, model.act, torch.randn(2, 4, 7, 5))  # wrong channel count: the forward pass raises
     except Exception:  # noqa: BLE001 - the learner's function is expected to let it through
         pass
-    assert _intact(model, foreign), "you removed hooks you did not register: remove only your own handle"
+    assert foreign_hooks_intact(model, foreign), "you removed hooks you did not register: remove only your own handle"
     assert hook_count(model) == len(foreign), ("a hook stayed behind after the forward pass raised: remove it in a "
                                                "`finally:` block")
     for h in foreign:
