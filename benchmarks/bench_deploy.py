@@ -1,0 +1,121 @@
+"""Deployment runtimes against eager PyTorch at batch 1 on the CPU: ONNX Runtime, ExecuTorch, int8.
+
+For MobileNetV3-small and EfficientNet-Lite0 (the course's model with real weights offline), each
+candidate runs ``CALLS`` single-image forward passes per round, in interleaved rounds:
+
+* eager PyTorch under ``torch.inference_mode()`` versus ONNX Runtime fp32 (target ≥ 2.5×) and versus
+  ExecuTorch with the XNNPACK backend (target ≥ 2.5×); their logits must equal eager's within 1e-4;
+* int8 versus fp32 on the same runtime (target ≥ 1.5× on the better of the two): ONNX Runtime int8
+  (static QDQ, per-channel weights, min-max calibration on 15 real ``textures5`` images) against ONNX
+  Runtime fp32, and ExecuTorch int8 (PT2E with the XNNPACK quantizer, same images) against ExecuTorch
+  fp32, with top-1 agreement on 35 *other* real images (for MobileNetV3-small, whose weights are
+  RANDOM offline, agreement means nothing and says so).
+
+ONNX Runtime gets as many threads as torch. Files go to a temporary folder. The last line reads
+``name: value (target)``; the exit status is non-zero when a target is missed or a runtime is missing.
+
+    COURSE_OFFLINE=1 python benchmarks/bench_deploy.py [--rounds N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+from benchlib import finish, header, interleaved, ratio
+
+from course_utils import load_classifier, sample_images, setup
+from course_utils.datasets import course_dataset, split
+from course_utils.deploy import (
+    OnnxModel,
+    PteModel,
+    compare_predictions,
+    export_onnx,
+    export_pte,
+    file_size_mb,
+    quantize_onnx,
+    runtime_status,
+)
+
+MODELS = ("mobilenet_v3_small", "efficientnet_lite0")
+TARGETS = {"onnxruntime": 2.5, "executorch": 2.5, "int8": 1.5}
+CALLS = 20  # single-image calls per round and candidate
+
+
+def calls(run, x: torch.Tensor):
+    def go() -> None:
+        with torch.inference_mode():
+            for _ in range(CALLS):
+                run(x)
+    return go
+
+
+def images(clf) -> tuple[torch.Tensor, torch.Tensor]:
+    """15 calibration images (training split of textures5) and 35 other real images (validation split + photos)."""
+    data = course_dataset("textures5", transform=clf.preprocess, quiet=True)
+    train, val = split(data, val_fraction=0.25, seed=0)
+    calib = torch.stack([data[i][0] for i in train[::6]])
+    held = torch.stack([data[i][0] for i in val] + [clf.preprocess(img) for img in sample_images().values()])
+    return calib, held
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7, help="timed rounds (default 7)")
+    args = parser.parse_args()
+    setup(seed=0, quiet=True)
+    header(f"deployment runtimes vs eager PyTorch, batch 1, {CALLS} calls per round, {args.rounds} rounds", "cpu")
+    missing = {k: v for k, v in runtime_status().items() if v is not None}
+    if missing:
+        print("runtimes missing: " + "; ".join(f"{k}: {v}" for k, v in missing.items()))
+        return finish("deploy_speedup", "n/a (runtimes missing)", 'pip install -e ".[deploy]"', False)
+    ok, parts = True, []
+    x = torch.randn(1, 3, 224, 224)
+    with tempfile.TemporaryDirectory(prefix="bench-deploy-") as tmp:
+        for name in MODELS:
+            clf = load_classifier(name, device="cpu", quiet=True)
+            model, tag = clf.model, "" if clf.pretrained else " (RANDOM weights)"
+            calib, held = images(clf)
+            onnx_fp32 = OnnxModel(export_onnx(model, x, Path(tmp) / f"{name}.onnx"))
+            onnx_int8 = OnnxModel(quantize_onnx(onnx_fp32.path, Path(tmp) / f"{name}_int8.onnx", calib))
+            pte_fp32 = PteModel(export_pte(model, x, Path(tmp) / f"{name}.pte"))
+            pte_int8 = PteModel(export_pte(model, x, Path(tmp) / f"{name}_int8.pte", calibration=calib))
+            runs = {"eager": model, "ort": onnx_fp32, "ort_int8": onnx_int8, "et": pte_fp32, "et_int8": pte_int8}
+            with torch.inference_mode():
+                ref = model(x)
+                diffs = {k: (runs[k](x) - ref).abs().max().item() for k in ("ort", "et")}
+                ref_held = model(held)
+                agree = {k: compare_predictions(ref_held, torch.cat([runs[k](h) for h in held.split(1)]))
+                         for k in runs if k.endswith("int8")}
+            same = all(d <= 1e-4 for d in diffs.values())
+            ok &= same
+            s = interleaved({k: calls(r, x) for k, r in runs.items()}, rounds=args.rounds)
+            r_ort, r_et = ratio(s["eager"], s["ort"]), ratio(s["eager"], s["et"])
+            int8 = {"ort": ratio(s["ort"], s["ort_int8"]), "et": ratio(s["et"], s["et_int8"])}
+            best = max(int8, key=lambda k: int8[k].value)
+            ok &= r_ort.value >= TARGETS["onnxruntime"] and r_et.value >= TARGETS["executorch"]
+            ok &= int8[best].value >= TARGETS["int8"]
+            per = {k: v.median / CALLS * 1e3 for k, v in s.items()}
+            print(f"{name}{tag}: eager {per['eager']:.2f} ms/image")
+            print(f"  ONNX Runtime fp32  {per['ort']:.2f} ms  {r_ort.fmt()} vs eager, target >= {TARGETS['onnxruntime']}x, "
+                  f"max |Δ| {diffs['ort']:.1e}, {file_size_mb(onnx_fp32.path):.1f} MB")
+            print(f"  ExecuTorch fp32    {per['et']:.2f} ms  {r_et.fmt()} vs eager, target >= {TARGETS['executorch']}x, "
+                  f"max |Δ| {diffs['et']:.1e}, {file_size_mb(pte_fp32.path):.1f} MB")
+            print(f"  ONNX Runtime int8  {per['ort_int8']:.2f} ms  {int8['ort'].fmt()} vs ORT fp32, "
+                  f"{file_size_mb(onnx_int8.path):.1f} MB, {agree['ort_int8']}{tag}")
+            print(f"  ExecuTorch int8    {per['et_int8']:.2f} ms  {int8['et'].fmt()} vs ET fp32, "
+                  f"{file_size_mb(pte_int8.path):.1f} MB, {agree['et_int8']}{tag}")
+            print(f"  int8 target >= {TARGETS['int8']}x on the better runtime: {best} {int8[best].value:.2f}x")
+            if not same:
+                print(f"  outputs differ from eager: {diffs}")
+            short = name.replace("mobilenet_v3_small", "mnv3s").replace("efficientnet_lite0", "lite0")
+            parts.append(f"{short} ort {r_ort.value:.1f}x et {r_et.value:.1f}x int8 {int8[best].value:.1f}x ({best})")
+    target = f"ort >= {TARGETS['onnxruntime']}x, et >= {TARGETS['executorch']}x, int8 >= {TARGETS['int8']}x on one runtime"
+    return finish("deploy_speedup", ", ".join(parts), target, ok)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
