@@ -50,6 +50,7 @@ def calls(run, x: torch.Tensor):
         with torch.inference_mode():
             for _ in range(CALLS):
                 run(x)
+
     return go
 
 
@@ -88,8 +89,11 @@ def main() -> int:
                 ref = model(x)
                 diffs = {k: (runs[k](x) - ref).abs().max().item() for k in ("ort", "et")}
                 ref_held = model(held)
-                agree = {k: compare_predictions(ref_held, torch.cat([runs[k](h) for h in held.split(1)]))
-                         for k in runs if k.endswith("int8")}
+                agree = {
+                    k: compare_predictions(ref_held, torch.cat([runs[k](h) for h in held.split(1)]))
+                    for k in runs
+                    if k.endswith("int8")
+                }
             same = all(d <= 1e-4 for d in diffs.values())
             ok &= same
             s = interleaved({k: calls(r, x) for k, r in runs.items()}, rounds=args.rounds)
@@ -100,20 +104,30 @@ def main() -> int:
             ok &= int8[best].value >= TARGETS["int8"]
             per = {k: v.median / CALLS * 1e3 for k, v in s.items()}
             print(f"{name}{tag}: eager {per['eager']:.2f} ms/image")
-            print(f"  ONNX Runtime fp32  {per['ort']:.2f} ms  {r_ort.fmt()} vs eager, target >= {TARGETS['onnxruntime']}x, "
-                  f"max |Δ| {diffs['ort']:.1e}, {file_size_mb(onnx_fp32.path):.1f} MB")
-            print(f"  ExecuTorch fp32    {per['et']:.2f} ms  {r_et.fmt()} vs eager, target >= {TARGETS['executorch']}x, "
-                  f"max |Δ| {diffs['et']:.1e}, {file_size_mb(pte_fp32.path):.1f} MB")
-            print(f"  ONNX Runtime int8  {per['ort_int8']:.2f} ms  {int8['ort'].fmt()} vs ORT fp32, "
-                  f"{file_size_mb(onnx_int8.path):.1f} MB, {agree['ort_int8']}{tag}")
-            print(f"  ExecuTorch int8    {per['et_int8']:.2f} ms  {int8['et'].fmt()} vs ET fp32, "
-                  f"{file_size_mb(pte_int8.path):.1f} MB, {agree['et_int8']}{tag}")
+            print(
+                f"  ONNX Runtime fp32  {per['ort']:.2f} ms  {r_ort.fmt()} vs eager, target >= {TARGETS['onnxruntime']}x, "
+                f"max |Δ| {diffs['ort']:.1e}, {file_size_mb(onnx_fp32.path):.1f} MB"
+            )
+            print(
+                f"  ExecuTorch fp32    {per['et']:.2f} ms  {r_et.fmt()} vs eager, target >= {TARGETS['executorch']}x, "
+                f"max |Δ| {diffs['et']:.1e}, {file_size_mb(pte_fp32.path):.1f} MB"
+            )
+            print(
+                f"  ONNX Runtime int8  {per['ort_int8']:.2f} ms  {int8['ort'].fmt()} vs ORT fp32, "
+                f"{file_size_mb(onnx_int8.path):.1f} MB, {agree['ort_int8']}{tag}"
+            )
+            print(
+                f"  ExecuTorch int8    {per['et_int8']:.2f} ms  {int8['et'].fmt()} vs ET fp32, "
+                f"{file_size_mb(pte_int8.path):.1f} MB, {agree['et_int8']}{tag}"
+            )
             print(f"  int8 target >= {TARGETS['int8']}x on the better runtime: {best} {int8[best].value:.2f}x")
             if not same:
                 print(f"  outputs differ from eager: {diffs}")
             short = name.replace("mobilenet_v3_small", "mnv3s").replace("efficientnet_lite0", "lite0")
             parts.append(f"{short} ort {r_ort.value:.1f}x et {r_et.value:.1f}x int8 {int8[best].value:.1f}x ({best})")
-    target = f"ort >= {TARGETS['onnxruntime']}x, et >= {TARGETS['executorch']}x, int8 >= {TARGETS['int8']}x on one runtime"
+    target = (
+        f"ort >= {TARGETS['onnxruntime']}x, et >= {TARGETS['executorch']}x, int8 >= {TARGETS['int8']}x on one runtime"
+    )
     return finish("deploy_speedup", ", ".join(parts), target, ok)
 
 

@@ -52,8 +52,9 @@ def main() -> int:
     print(f"course_utils to_batch        {n / s['course'].median:6.1f} images/s  {s['course'].fmt()} per {n} images")
     print(f"images/s ratio course/raw {r.fmt()} · max |Δ| between the batches {diff:.1e}")
     ok = r.value >= MIN_RATIO and diff <= TOLERANCE
-    return finish("image_pipeline_ratio", f"{r.value:.2f}x, max |Δ| {diff:.1e}",
-                  f">= {MIN_RATIO}x, |Δ| <= {TOLERANCE:.0e}", ok)
+    return finish(
+        "image_pipeline_ratio", f"{r.value:.2f}x, max |Δ| {diff:.1e}", f">= {MIN_RATIO}x, |Δ| <= {TOLERANCE:.0e}", ok
+    )
 
 
 if __name__ == "__main__":

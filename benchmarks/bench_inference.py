@@ -57,8 +57,10 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=None, help="timed rounds per model (default 5 / 3)")
     args = parser.parse_args()
     device = setup(seed=0, quiet=True)
-    header(f"batched vs per-image inference, {N_IMAGES} images, predict_proba batches of "
-           f"{default_batch_size(device)}", device)
+    header(
+        f"batched vs per-image inference, {N_IMAGES} images, predict_proba batches of {default_batch_size(device)}",
+        device,
+    )
     photos = list(sample_images().values())
     images = [photos[i % len(photos)] for i in range(N_IMAGES)]
     ratios, ok = {}, True
@@ -73,26 +75,47 @@ def main() -> int:
         ok &= same
         if not same:
             print(f"{name}: batched and per-image probabilities differ (max |Δp| {diff:.2g})")
-        s = interleaved({"loop": lambda: per_image_loop(loop_model, batch, device),  # noqa: B023
-                         "batched": lambda: predict_proba(clf, batch)},  # noqa: B023
-                        rounds=args.rounds or ROUNDS[name], device=device)
+        s = interleaved(
+            {
+                "loop": lambda: per_image_loop(loop_model, batch, device),  # noqa: B023
+                "batched": lambda: predict_proba(clf, batch),  # noqa: B023
+            },
+            rounds=args.rounds or ROUNDS[name],
+            device=device,
+        )
         r = ratio(s["loop"], s["batched"])
         ratios[name] = r.value
         ok &= r.value >= target
-        print(f"{name:<20} per-image loop {s['loop'].fmt()}  batched {s['batched'].fmt()}  "
-              f"speed-up {r.fmt()}  target >= {target}x  max |Δp| {diff:.1e}")
+        print(
+            f"{name:<20} per-image loop {s['loop'].fmt()}  batched {s['batched'].fmt()}  "
+            f"speed-up {r.fmt()}  target >= {target}x  max |Δp| {diff:.1e}"
+        )
         if name == "mobilenet_v3_small":  # what folding adds, and end to end from PIL images
             unfolded_model = to_channels_last(copy.deepcopy(clf.model))
-            u = interleaved({"unfolded": lambda: unfolded_batches(unfolded_model, batch, device),  # noqa: B023
-                             "batched": lambda: predict_proba(clf, batch)},  # noqa: B023
-                            rounds=3, device=device)
-            print(f"{'':<20} same batches without folding {u['unfolded'].fmt()}: folding gives "
-                  f"{ratio(u['unfolded'], u['batched']).fmt()} (reported)")
-            e2e = interleaved({"loop": lambda: per_image_loop(loop_model, to_batch(clf, images), device),  # noqa: B023
-                               "batched": lambda: predict_proba(clf, images)},  # noqa: B023
-                              rounds=3, device=device)
-            print(f"{'':<20} end to end incl. preprocessing: loop {e2e['loop'].fmt()}  batched "
-                  f"{e2e['batched'].fmt()}  speed-up {ratio(e2e['loop'], e2e['batched']).fmt()} (reported)")
+            u = interleaved(
+                {
+                    "unfolded": lambda: unfolded_batches(unfolded_model, batch, device),  # noqa: B023
+                    "batched": lambda: predict_proba(clf, batch),  # noqa: B023
+                },
+                rounds=3,
+                device=device,
+            )
+            print(
+                f"{'':<20} same batches without folding {u['unfolded'].fmt()}: folding gives "
+                f"{ratio(u['unfolded'], u['batched']).fmt()} (reported)"
+            )
+            e2e = interleaved(
+                {
+                    "loop": lambda: per_image_loop(loop_model, to_batch(clf, images), device),  # noqa: B023
+                    "batched": lambda: predict_proba(clf, images),  # noqa: B023
+                },
+                rounds=3,
+                device=device,
+            )
+            print(
+                f"{'':<20} end to end incl. preprocessing: loop {e2e['loop'].fmt()}  batched "
+                f"{e2e['batched'].fmt()}  speed-up {ratio(e2e['loop'], e2e['batched']).fmt()} (reported)"
+            )
     value = ", ".join(f"{n} {r:.2f}x" for n, r in ratios.items())
     target = ", ".join(f">= {t}x" for t in TARGETS.values())
     return finish("batched_inference_speedup", value, target, ok)

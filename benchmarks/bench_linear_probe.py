@@ -38,7 +38,7 @@ def naive(clf, train: Subset, val: Subset, preprocess) -> float:
     g = torch.Generator().manual_seed(SEED)
     head = nn.Linear(1280, 5)
     with torch.no_grad():  # the same initialisation as train_linear_probe
-        bound = 1 / 1280 ** 0.5
+        bound = 1 / 1280**0.5
         head.weight.uniform_(-bound, bound, generator=g)
         head.bias.uniform_(-bound, bound, generator=g)
     opt = torch.optim.AdamW(head.parameters(), lr=LR, weight_decay=1e-4)
@@ -52,8 +52,9 @@ def naive(clf, train: Subset, val: Subset, preprocess) -> float:
             loss.backward()
             opt.step()
         with torch.inference_mode():
-            logits = torch.cat([head(embed([p for p, _ in val.samples[i:i + BATCH]]))
-                                for i in range(0, len(val), BATCH)])
+            logits = torch.cat(
+                [head(embed([p for p, _ in val.samples[i : i + BATCH]])) for i in range(0, len(val), BATCH)]
+            )
         history.append((logits.argmax(1) == torch.tensor(val.targets)).float().mean().item())
     return history[-1]
 
@@ -88,12 +89,18 @@ def main() -> int:
     t_naive, t_cached = statistics.median(times["naive"]), statistics.median(times["cached"])
     per_round = [n / c for n, c in zip(times["naive"], times["cached"])]
     ratio = t_naive / t_cached
-    print(f"{len(train)} train / {len(val)} val images, {EPOCHS} epochs, EfficientNet-Lite0 at {SIZE} px, "
-          f"{torch.get_num_threads()} thread(s)")
-    print(f"naive loop (backbone every epoch): {t_naive:6.1f} s median of {ROUNDS} "
-          f"(min–max {min(times['naive']):.1f}–{max(times['naive']):.1f})   val accuracy {acc_naive:.1%}")
-    print(f"cached embeddings + linear probe:  {t_cached:6.1f} s median of {ROUNDS} "
-          f"(min–max {min(times['cached']):.1f}–{max(times['cached']):.1f})   val accuracy {acc_cached:.1%}")
+    print(
+        f"{len(train)} train / {len(val)} val images, {EPOCHS} epochs, EfficientNet-Lite0 at {SIZE} px, "
+        f"{torch.get_num_threads()} thread(s)"
+    )
+    print(
+        f"naive loop (backbone every epoch): {t_naive:6.1f} s median of {ROUNDS} "
+        f"(min–max {min(times['naive']):.1f}–{max(times['naive']):.1f})   val accuracy {acc_naive:.1%}"
+    )
+    print(
+        f"cached embeddings + linear probe:  {t_cached:6.1f} s median of {ROUNDS} "
+        f"(min–max {min(times['cached']):.1f}–{max(times['cached']):.1f})   val accuracy {acc_cached:.1%}"
+    )
     print(f"ratio of medians {ratio:.1f}x (per round {min(per_round):.1f}–{max(per_round):.1f})")
     gap = abs(acc_naive - acc_cached)
     ok = ratio >= TARGET_RATIO and gap <= MAX_ACC_GAP

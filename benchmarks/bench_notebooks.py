@@ -97,8 +97,19 @@ def run_notebook(path: Path) -> Run:
     env = dict(os.environ, COURSE_OFFLINE="1", COURSE_THREADS="1", OMP_NUM_THREADS="1", MPLBACKEND="Agg")
     with tempfile.TemporaryDirectory() as tmp:
         env["OUT_JSON"] = out = os.path.join(tmp, "rusage.json")
-        cmd = [sys.executable, "-c", WRAPPER, sys.executable, "-m", "pytest", "-p", "no:xdist", "--nbval-lax", "-q",
-               str(path.relative_to(ROOT))]
+        cmd = [
+            sys.executable,
+            "-c",
+            WRAPPER,
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:xdist",
+            "--nbval-lax",
+            "-q",
+            str(path.relative_to(ROOT)),
+        ]
         start = time.perf_counter()
         child = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         peak: list[int | None] = [None]
@@ -134,8 +145,9 @@ def main() -> int:
     parser.add_argument("only", nargs="*", help="notebook numbers to run (default: every notebook)")
     parser.add_argument("--jobs", type=int, default=2, help="notebooks executed at the same time (default 2)")
     args = parser.parse_args()
-    notebooks = sorted(p for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")
-                       if not args.only or p.name[:2] in args.only)
+    notebooks = sorted(
+        p for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb") if not args.only or p.name[:2] in args.only
+    )
     if not notebooks:
         print("no notebooks found")
         return finish("notebook_runtime", "no notebooks", f"total <= {TOTAL_BUDGET} s", False)
@@ -144,13 +156,17 @@ def main() -> int:
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         runs = list(pool.map(run_notebook, notebooks))
     makespan = time.perf_counter() - start
-    print("| notebook | wall time | budget | peak PSS (tree) | largest process | result |\n|---|---:|---:|---:|---:|---|")
+    print(
+        "| notebook | wall time | budget | peak PSS (tree) | largest process | result |\n|---|---:|---:|---:|---:|---|"
+    )
     problems = []
     for r in runs:
         over = r.seconds > r.budget * TOLERANCE
         status = "failed" if r.rc else ("over budget" if over else ("over 3 GB" if r.peak > MAX_RSS else "ok"))
         tree = f"{r.tree_peak / 2**20:.0f} MiB" if r.tree_peak else "n/a"
-        print(f"| {r.notebook} | {r.seconds:.1f} s | {r.budget} s | {tree} | {r.process_peak / 2**20:.0f} MiB | {status} |")
+        print(
+            f"| {r.notebook} | {r.seconds:.1f} s | {r.budget} s | {tree} | {r.process_peak / 2**20:.0f} MiB | {status} |"
+        )
         if status != "ok":
             problems.append(f"{r.notebook}: {status}")
             if r.rc:
@@ -159,12 +175,18 @@ def main() -> int:
     peak = max(r.peak for r in runs)
     if total > TOTAL_BUDGET:
         problems.append(f"total {total:.0f} s > {TOTAL_BUDGET} s")
-    print(f"total {total:.1f} s elapsed with {args.jobs} at a time (sum of the notebooks' times "
-          f"{sum(r.seconds for r in runs):.1f} s) · largest peak RSS {peak / 2**20:.0f} MiB · {load()}")
+    print(
+        f"total {total:.1f} s elapsed with {args.jobs} at a time (sum of the notebooks' times "
+        f"{sum(r.seconds for r in runs):.1f} s) · largest peak RSS {peak / 2**20:.0f} MiB · {load()}"
+    )
     for p in problems:
         print(f"problem: {p}")
-    return finish("notebook_runtime", f"total {total:.0f} s, max peak RSS {peak / 2**30:.2f} GB, {len(problems)} problem(s)",
-                  f"total <= {TOTAL_BUDGET} s, each <= 1.5x budget, <= 3 GB", not problems)
+    return finish(
+        "notebook_runtime",
+        f"total {total:.0f} s, max peak RSS {peak / 2**30:.2f} GB, {len(problems)} problem(s)",
+        f"total <= {TOTAL_BUDGET} s, each <= 1.5x budget, <= 3 GB",
+        not problems,
+    )
 
 
 if __name__ == "__main__":

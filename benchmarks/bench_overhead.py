@@ -60,15 +60,24 @@ def main() -> int:
         torch.manual_seed(0)
         b = course(name, path, device)
         same = [label for label, _ in a] == [label for label, _ in b] and all(
-            abs(p - q) < 1e-4 for (_, p), (_, q) in zip(a, b))
-        s = interleaved({"raw": lambda: raw(name, path, device),  # noqa: B023
-                         "course": lambda: course(name, path, device)},  # noqa: B023
-                        rounds=args.rounds, warmup=1, device=device)
+            abs(p - q) < 1e-4 for (_, p), (_, q) in zip(a, b)
+        )
+        s = interleaved(
+            {
+                "raw": lambda: raw(name, path, device),  # noqa: B023
+                "course": lambda: course(name, path, device),  # noqa: B023
+            },
+            rounds=args.rounds,
+            warmup=1,
+            device=device,
+        )
         r = ratio(s["course"], s["raw"])
         slowdowns[name] = r.value
         ok &= same and r.value <= MAX_SLOWDOWN
-        print(f"{name:<20} raw {s['raw'].fmt()}  course_utils {s['course'].fmt()}  "
-              f"course/raw {r.fmt()}  same top-5: {same}")
+        print(
+            f"{name:<20} raw {s['raw'].fmt()}  course_utils {s['course'].fmt()}  "
+            f"course/raw {r.fmt()}  same top-5: {same}"
+        )
     value = ", ".join(f"{n} {v:.3f}x" for n, v in slowdowns.items())
     return finish("course_overhead", value, f"course/raw <= {MAX_SLOWDOWN}", ok)
 

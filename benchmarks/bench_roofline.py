@@ -38,15 +38,18 @@ def main() -> int:
     flops_per_image = measure_cost(clf.model, batch[:1].to(device)).flops
     a = torch.randn(MM_SIZE, MM_SIZE, device=device)
     b = torch.randn(MM_SIZE, MM_SIZE, device=device)
-    s = interleaved({"mm": lambda: torch.mm(a, b), "resnet50": lambda: predict_proba(clf, batch)},
-                    rounds=args.rounds, device=device)
+    s = interleaved(
+        {"mm": lambda: torch.mm(a, b), "resnet50": lambda: predict_proba(clf, batch)}, rounds=args.rounds, device=device
+    )
     mm = [2 * MM_SIZE**3 / t / 1e9 for t in s["mm"].times]
     net = [flops_per_image * args.batch / t / 1e9 for t in s["resnet50"].times]
     fractions = [n / m for n, m in zip(net, mm)]
     fraction = statistics.median(net) / statistics.median(mm)
     print(f"torch.mm fp32      {statistics.median(mm):7.1f} GFLOP/s (min–max {min(mm):.1f}–{max(mm):.1f})")
-    print(f"ResNet-50 batched  {statistics.median(net):7.1f} GFLOP/s (min–max {min(net):.1f}–{max(net):.1f}) · "
-          f"{flops_per_image / 1e9:.2f} GFLOP/image · {args.batch / s['resnet50'].median:.1f} images/s")
+    print(
+        f"ResNet-50 batched  {statistics.median(net):7.1f} GFLOP/s (min–max {min(net):.1f}–{max(net):.1f}) · "
+        f"{flops_per_image / 1e9:.2f} GFLOP/image · {args.batch / s['resnet50'].median:.1f} images/s"
+    )
     print(f"fraction of the matmul ceiling: {fraction:.2f} (per round {min(fractions):.2f}–{max(fractions):.2f})")
     return finish("resnet50_roofline_fraction", f"{fraction:.2f}", f">= {TARGET}", fraction >= TARGET)
 

@@ -56,8 +56,9 @@ class Ratio:
         return f"{self.value:.2f}x (per round {self.lo:.2f}–{self.hi:.2f})"
 
 
-def interleaved(fns: dict[str, Callable[[], object]], rounds: int = 5, warmup: int = 1,
-                device: str | torch.device | None = None) -> dict[str, Sample]:
+def interleaved(
+    fns: dict[str, Callable[[], object]], rounds: int = 5, warmup: int = 1, device: str | torch.device | None = None
+) -> dict[str, Sample]:
     """Time every function once per round, in turn (after ``warmup`` untimed rounds); the device is synchronised."""
     if rounds < 1 or not fns:
         raise ValueError(f"interleaved needs at least one function and one round, got {len(fns)} and {rounds}")
@@ -104,8 +105,10 @@ def machine(device: str | torch.device = "cpu") -> str:
     """One line: CPU, cores, torch threads, device, versions and the current load."""
     dev = torch.device(device)
     gpu = f" · {torch.cuda.get_device_name(dev)}" if dev.type == "cuda" else ""
-    return (f"{cpu_name()} · {os.cpu_count()} cores · {torch.get_num_threads()} torch thread(s) · device {dev}{gpu} · "
-            f"Python {platform.python_version()} · torch {torch.__version__} · {load()}")
+    return (
+        f"{cpu_name()} · {os.cpu_count()} cores · {torch.get_num_threads()} torch thread(s) · device {dev}{gpu} · "
+        f"Python {platform.python_version()} · torch {torch.__version__} · {load()}"
+    )
 
 
 def header(title: str, device: str | torch.device = "cpu") -> None:

@@ -32,8 +32,14 @@ START, END = "<!-- results:start -->", "<!-- results:end -->"
 def run(script: Path) -> tuple[int, str, float]:
     """Run one script, echoing its output; exit status, last non-empty line, seconds."""
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, str(script)], cwd=HERE.parent, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, bufsize=1)
+    proc = subprocess.Popen(
+        [sys.executable, str(script)],
+        cwd=HERE.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+    )
     last = ""
     assert proc.stdout is not None
     for line in proc.stdout:
@@ -46,16 +52,29 @@ def run(script: Path) -> tuple[int, str, float]:
 def record(rows: list[tuple[str, int, str, float]], before: str, after: str) -> None:
     """Replace the results section of benchmarks/README.md."""
     stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
-    lines = [START, f"Run {stamp}, `COURSE_THREADS={os.environ.get('COURSE_THREADS', 'unset')}`.", "",
-             f"Machine: {machine()}", "", f"Load before: {before}; after: {after}.", "",
-             "| script | result line | status | seconds |", "|---|---|---|---:|"]
-    lines += [f"| {name} | `{last.replace('|', chr(92) + '|')}` | {'pass' if rc == 0 else 'FAIL'} | {secs:.0f} |"
-              for name, rc, last, secs in rows]  # a | inside a table cell must be escaped
+    lines = [
+        START,
+        f"Run {stamp}, `COURSE_THREADS={os.environ.get('COURSE_THREADS', 'unset')}`.",
+        "",
+        f"Machine: {machine()}",
+        "",
+        f"Load before: {before}; after: {after}.",
+        "",
+        "| script | result line | status | seconds |",
+        "|---|---|---|---:|",
+    ]
+    lines += [
+        f"| {name} | `{last.replace('|', chr(92) + '|')}` | {'pass' if rc == 0 else 'FAIL'} | {secs:.0f} |"
+        for name, rc, last, secs in rows
+    ]  # a | inside a table cell must be escaped
     lines.append(END)
     text = README.read_text() if README.exists() else f"# Benchmarks\n\n{START}\n{END}\n"
     pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
-    README.write_text(pattern.sub(lambda _: "\n".join(lines), text) if pattern.search(text)
-                      else text.rstrip() + "\n\n" + "\n".join(lines) + "\n")
+    README.write_text(
+        pattern.sub(lambda _: "\n".join(lines), text)
+        if pattern.search(text)
+        else text.rstrip() + "\n\n" + "\n".join(lines) + "\n"
+    )
 
 
 def main() -> int:

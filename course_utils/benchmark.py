@@ -88,9 +88,11 @@ class Timing:
 
     def __str__(self) -> str:
         name = f"{self.label}: " if self.label else ""
-        return (f"{name}{self.median_ms:.2f} ms median (IQR {self.iqr_ms:.2f} ms, {_percent(self.spread)} of the "
-                f"median, over {len(self.times)} runs) · {self.throughput:.1f} items/s · batch {self.batch_size} · "
-                f"{self.threads} thread(s) · {self.device}")
+        return (
+            f"{name}{self.median_ms:.2f} ms median (IQR {self.iqr_ms:.2f} ms, {_percent(self.spread)} of the "
+            f"median, over {len(self.times)} runs) · {self.throughput:.1f} items/s · batch {self.batch_size} · "
+            f"{self.threads} thread(s) · {self.device}"
+        )
 
 
 def is_noisy(spread: float, threshold: float = NOISY_SPREAD) -> bool:
@@ -108,8 +110,10 @@ def noise_note(timings: Iterable[Timing | Ratio | float] | Timing | Ratio, thres
     worst = max((float(t) if isinstance(t, (int, float)) else t.spread for t in items), default=0.0)
     if not is_noisy(worst, threshold):
         return ""
-    return (f"timings were noisy (spread {_percent(worst)} of the median), rerun on an idle machine "
-            "before drawing a conclusion")
+    return (
+        f"timings were noisy (spread {_percent(worst)} of the median), rerun on an idle machine "
+        "before drawing a conclusion"
+    )
 
 
 def interleave_order(n: int, round_index: int) -> list[int]:
@@ -143,8 +147,14 @@ def spread(times: Sequence[float]) -> tuple[float, float]:
     return statistics.median(times), q[2] - q[0]
 
 
-def _done(runs: Sequence[Sequence[float]], elapsed: float, min_runs: int, min_run_time: float,
-          max_run_time: float, target_spread: float) -> bool:
+def _done(
+    runs: Sequence[Sequence[float]],
+    elapsed: float,
+    min_runs: int,
+    min_run_time: float,
+    max_run_time: float,
+    target_spread: float,
+) -> bool:
     """The adaptive stopping rule: enough runs and time, and steady enough (or out of budget)."""
     if min(len(r) for r in runs) < min_runs:
         return False
@@ -157,7 +167,9 @@ def _done(runs: Sequence[Sequence[float]], elapsed: float, min_runs: int, min_ru
 
 def _check_budget(warmup: int, min_run_time: float, max_run_time: float | None) -> float:
     if warmup < 0 or min_run_time <= 0:
-        raise BenchmarkError(f"warmup must be ≥ 0 and min_run_time > 0, got warmup={warmup}, min_run_time={min_run_time}")
+        raise BenchmarkError(
+            f"warmup must be ≥ 0 and min_run_time > 0, got warmup={warmup}, min_run_time={min_run_time}"
+        )
     if max_run_time is None:
         return 5 * min_run_time
     if max_run_time < min_run_time:
@@ -165,11 +177,17 @@ def _check_budget(warmup: int, min_run_time: float, max_run_time: float | None) 
     return max_run_time
 
 
-def compare_functions(fns: Mapping[str, Callable[[], object]], device: str | torch.device = "cpu",
-                      threads: int | None = None, warmup: int = 3, min_run_time: float = 0.2,
-                      max_run_time: float | None = None, min_runs: int = MIN_RUNS,
-                      target_spread: float = TARGET_SPREAD,
-                      batch_sizes: Mapping[str, int] | int = 1) -> dict[str, Timing]:
+def compare_functions(
+    fns: Mapping[str, Callable[[], object]],
+    device: str | torch.device = "cpu",
+    threads: int | None = None,
+    warmup: int = 3,
+    min_run_time: float = 0.2,
+    max_run_time: float | None = None,
+    min_runs: int = MIN_RUNS,
+    target_spread: float = TARGET_SPREAD,
+    batch_sizes: Mapping[str, int] | int = 1,
+) -> dict[str, Timing]:
     """Time several no-argument functions **interleaved**: each round runs each once, in rotating order.
 
     Every function gets ``warmup`` untimed calls, then calls are batched until a block takes a few
@@ -212,22 +230,33 @@ def compare_functions(fns: Mapping[str, Callable[[], object]], device: str | tor
             blocks[name] = _BLOCKS_PER_RUN if first < _SLOW_CALL_SECONDS else 1
         runs: dict[str, list[float]] = {n: [] for n in names}
         start, round_index = time.perf_counter(), 0
-        while not _done(list(runs.values()), time.perf_counter() - start, min_runs, min_run_time, max_run_time,
-                        target_spread):
+        while not _done(
+            list(runs.values()), time.perf_counter() - start, min_runs, min_run_time, max_run_time, target_spread
+        ):
             for i in interleave_order(len(names), round_index):
                 runs[names[i]].append(one_run(names[i]))
             round_index += 1
     finally:
         torch.set_num_threads(previous)
     sizes = batch_sizes if isinstance(batch_sizes, Mapping) else dict.fromkeys(names, batch_sizes)
-    return {n: Timing(*spread(runs[n]), tuple(runs[n]), int(sizes.get(n, 1)), threads, str(device), n, numbers[n])
-            for n in names}
+    return {
+        n: Timing(*spread(runs[n]), tuple(runs[n]), int(sizes.get(n, 1)), threads, str(device), n, numbers[n])
+        for n in names
+    }
 
 
-def time_function(fn: Callable[[], object], device: str | torch.device = "cpu", threads: int | None = None,
-                  warmup: int = 3, min_run_time: float = 0.2, batch_size: int = 1, label: str = "",
-                  min_runs: int = MIN_RUNS, max_run_time: float | None = None,
-                  target_spread: float = TARGET_SPREAD) -> Timing:
+def time_function(
+    fn: Callable[[], object],
+    device: str | torch.device = "cpu",
+    threads: int | None = None,
+    warmup: int = 3,
+    min_run_time: float = 0.2,
+    batch_size: int = 1,
+    label: str = "",
+    min_runs: int = MIN_RUNS,
+    max_run_time: float | None = None,
+    target_spread: float = TARGET_SPREAD,
+) -> Timing:
     """Time ``fn()`` (no arguments) adaptively: ``warmup`` untimed calls, then at least ``min_runs`` runs.
 
     Runs continue until ``min_run_time`` seconds have passed and the IQR is within ``target_spread``
@@ -238,11 +267,21 @@ def time_function(fn: Callable[[], object], device: str | torch.device = "cpu", 
     """
     if not callable(fn):
         raise BenchmarkError(f"time_function needs a callable with no arguments, got {type(fn).__name__}")
-    t = compare_functions({label or "time_function": fn}, device, threads, warmup, min_run_time, max_run_time,
-                          min_runs, target_spread, batch_size)
+    t = compare_functions(
+        {label or "time_function": fn},
+        device,
+        threads,
+        warmup,
+        min_run_time,
+        max_run_time,
+        min_runs,
+        target_spread,
+        batch_size,
+    )
     timing = next(iter(t.values()))
-    return Timing(timing.median, timing.iqr, timing.times, batch_size, timing.threads, timing.device, label,
-                  timing.number)
+    return Timing(
+        timing.median, timing.iqr, timing.times, batch_size, timing.threads, timing.device, label, timing.number
+    )
 
 
 @dataclass(frozen=True)
@@ -272,15 +311,23 @@ def paired_ratio(a: Timing, b: Timing) -> Ratio:
     Interleaved runs of the same round saw the same load, so their ratio cancels most of it.
     """
     if len(a.times) != len(b.times) or not a.times:
-        raise BenchmarkError(f"paired_ratio needs two timings from one interleaved comparison (same number of "
-                             f"runs); got {len(a.times)} and {len(b.times)} runs")
+        raise BenchmarkError(
+            f"paired_ratio needs two timings from one interleaved comparison (same number of "
+            f"runs); got {len(a.times)} and {len(b.times)} runs"
+        )
     ratios = [x / y for x, y in zip(a.times, b.times)]
     median, iqr = spread(ratios)
     return Ratio(median, iqr, len(ratios))
 
 
-def _prepare(model: nn.Module, inputs: torch.Tensor | Sequence[torch.Tensor] | None, input_size: int | Sequence[int],
-             batch_size: int, device: torch.device | None, channels_last: bool) -> tuple[Callable[[], None], int]:
+def _prepare(
+    model: nn.Module,
+    inputs: torch.Tensor | Sequence[torch.Tensor] | None,
+    input_size: int | Sequence[int],
+    batch_size: int,
+    device: torch.device | None,
+    channels_last: bool,
+) -> tuple[Callable[[], None], int]:
     """A no-argument forward pass of ``model`` (eval, ``inference_mode``) and its batch size, checked once."""
     if not isinstance(model, nn.Module):
         raise BenchmarkError(f"measure_latency expects an nn.Module, got {type(model).__name__}")
@@ -301,17 +348,27 @@ def _prepare(model: nn.Module, inputs: torch.Tensor | Sequence[torch.Tensor] | N
         forward()
     except RuntimeError as exc:
         shapes = [tuple(a.shape) for a in args]
-        raise BenchmarkError(f"{type(model).__name__} could not run on input of shape {shapes} "
-                             f"({str(exc).splitlines()[0][:300]}); expected the input the model was built for: check "
-                             "the channel count, the dtype (float32) and that H and W are large enough") from None
+        raise BenchmarkError(
+            f"{type(model).__name__} could not run on input of shape {shapes} "
+            f"({str(exc).splitlines()[0][:300]}); expected the input the model was built for: check "
+            "the channel count, the dtype (float32) and that H and W are large enough"
+        ) from None
     return forward, int(args[0].shape[0]) if args and args[0].ndim > 0 else 1
 
 
-def measure_latency(model: nn.Module, inputs: torch.Tensor | Sequence[torch.Tensor] | None = None,
-                    input_size: int | Sequence[int] = 224, batch_size: int = 1,
-                    device: str | torch.device | None = None, threads: int | None = None, warmup: int = 3,
-                    min_run_time: float = 0.3, channels_last: bool = True, label: str = "",
-                    max_run_time: float | None = None) -> Timing:
+def measure_latency(
+    model: nn.Module,
+    inputs: torch.Tensor | Sequence[torch.Tensor] | None = None,
+    input_size: int | Sequence[int] = 224,
+    batch_size: int = 1,
+    device: str | torch.device | None = None,
+    threads: int | None = None,
+    warmup: int = 3,
+    min_run_time: float = 0.3,
+    channels_last: bool = True,
+    label: str = "",
+    max_run_time: float | None = None,
+) -> Timing:
     """Inference latency of ``model`` (eval mode, ``torch.inference_mode``) on ``inputs`` or a random batch.
 
     The model and inputs go to ``device`` (default: where the model already is). ``channels_last``
@@ -321,16 +378,30 @@ def measure_latency(model: nn.Module, inputs: torch.Tensor | Sequence[torch.Tens
     """
     forward, n = _prepare(model, inputs, input_size, batch_size, device, channels_last)
     dev = torch.device(device) if device is not None else _first_device(model)
-    return time_function(forward, dev, threads, max(0, warmup - 1), min_run_time, n, label or type(model).__name__,
-                         max_run_time=max_run_time)
+    return time_function(
+        forward,
+        dev,
+        threads,
+        max(0, warmup - 1),
+        min_run_time,
+        n,
+        label or type(model).__name__,
+        max_run_time=max_run_time,
+    )
 
 
-def compare_latency(models: Mapping[str, nn.Module],
-                    inputs: torch.Tensor | Mapping[str, torch.Tensor] | None = None,
-                    input_size: int | Sequence[int] | Mapping[str, int | Sequence[int]] = 224, batch_size: int = 1,
-                    device: str | torch.device | None = None, threads: int | None = None, warmup: int = 2,
-                    min_run_time: float = 0.5, max_run_time: float | None = None,
-                    channels_last: bool = True) -> dict[str, Timing]:
+def compare_latency(
+    models: Mapping[str, nn.Module],
+    inputs: torch.Tensor | Mapping[str, torch.Tensor] | None = None,
+    input_size: int | Sequence[int] | Mapping[str, int | Sequence[int]] = 224,
+    batch_size: int = 1,
+    device: str | torch.device | None = None,
+    threads: int | None = None,
+    warmup: int = 2,
+    min_run_time: float = 0.5,
+    max_run_time: float | None = None,
+    channels_last: bool = True,
+) -> dict[str, Timing]:
     """Latency of several models (or one model on several inputs), timed **interleaved** round by round.
 
     ``inputs`` is one tensor for all, or ``{name: tensor}``; without it each gets a random batch of
@@ -346,12 +417,15 @@ def compare_latency(models: Mapping[str, nn.Module],
         dev = torch.device(device) if device is not None else _first_device(model)
         fns[name], sizes[name] = _prepare(model, x, size, batch_size, dev, channels_last)
     dev = torch.device(device) if device is not None else _first_device(next(iter(models.values())))
-    return compare_functions(fns, dev, threads, max(0, warmup - 1), min_run_time, max_run_time,
-                             batch_sizes=sizes)
+    return compare_functions(fns, dev, threads, max(0, warmup - 1), min_run_time, max_run_time, batch_sizes=sizes)
 
 
-def matmul_gflops(size: int | Sequence[int] = (256, 512, 1024), device: str | torch.device = "cpu",
-                  threads: int | None = None, min_run_time: float = 0.2) -> float:
+def matmul_gflops(
+    size: int | Sequence[int] = (256, 512, 1024),
+    device: str | torch.device = "cpu",
+    threads: int | None = None,
+    min_run_time: float = 0.2,
+) -> float:
     """Achieved GFLOP/s of square float32 matmuls: the practical compute ceiling of this device.
 
     A ceiling must be one: it is the **best** run (not the median) over several runs at each of a few
@@ -377,14 +451,22 @@ def format_share(rate: float, ceiling: float) -> str:
         raise BenchmarkError(f"the ceiling must be positive, got {ceiling}")
     if rate <= ceiling:
         return f"{100 * rate / ceiling:.0f} % of the ceiling"
-    return (f"above the matmul ceiling (×{rate / ceiling:.2f}): the library's kernel beats the matmul or does fewer "
-            "multiplies than the direct count (e.g. Winograd)")
+    return (
+        f"above the matmul ceiling (×{rate / ceiling:.2f}): the library's kernel beats the matmul or does fewer "
+        "multiplies than the direct count (e.g. Winograd)"
+    )
 
 
-def profile_models(models: dict[str, nn.Module], input_size: int | Sequence[int] | Mapping[str, int] = 224,
-                   batch_size: int = 1, device: str | torch.device | None = None, threads: int | None = None,
-                   min_run_time: float = 0.3, extra: dict[str, dict] | None = None,
-                   max_run_time: float | None = None) -> list[dict]:
+def profile_models(
+    models: dict[str, nn.Module],
+    input_size: int | Sequence[int] | Mapping[str, int] = 224,
+    batch_size: int = 1,
+    device: str | torch.device | None = None,
+    threads: int | None = None,
+    min_run_time: float = 0.3,
+    extra: dict[str, dict] | None = None,
+    max_run_time: float | None = None,
+) -> list[dict]:
     """One row per model: ``name``, ``params_M``, ``GFLOPs``, ``latency_ms``, ``iqr_ms``, ``spread_%``, ``runs``,
     ``img_per_s``, ``GFLOP_per_s``; the latencies are timed interleaved (:func:`compare_latency`).
 
@@ -400,15 +482,26 @@ def profile_models(models: dict[str, nn.Module], input_size: int | Sequence[int]
         size = input_size.get(name, 224) if isinstance(input_size, Mapping) else input_size
         costs[name] = measure_cost(placed[name], make_input(size, batch_size, device=dev))
     budget = min_run_time * len(models)
-    timings = compare_latency(placed, None, input_size, batch_size, device, threads, min_run_time=budget,
-                              max_run_time=max_run_time)
+    timings = compare_latency(
+        placed, None, input_size, batch_size, device, threads, min_run_time=budget, max_run_time=max_run_time
+    )
     rows = []
     for name, t in timings.items():
         cost = costs[name]
-        rows.append({"name": name, "params_M": cost.params / 1e6, "GFLOPs": cost.gflops, "latency_ms": t.median_ms,
-                     "iqr_ms": t.iqr_ms, "spread_%": min(100.0, 100 * t.spread), "runs": len(t.times),
-                     "img_per_s": t.throughput, "GFLOP_per_s": cost.flops / t.median / 1e9,
-                     **(extra or {}).get(name, {})})
+        rows.append(
+            {
+                "name": name,
+                "params_M": cost.params / 1e6,
+                "GFLOPs": cost.gflops,
+                "latency_ms": t.median_ms,
+                "iqr_ms": t.iqr_ms,
+                "spread_%": min(100.0, 100 * t.spread),
+                "runs": len(t.times),
+                "img_per_s": t.throughput,
+                "GFLOP_per_s": cost.flops / t.median / 1e9,
+                **(extra or {}).get(name, {}),
+            }
+        )
     return rows
 
 
@@ -417,8 +510,10 @@ def format_table(rows: Sequence[dict], columns: Sequence[str] | None = None, dig
     if not rows:
         return "(no rows)"
     columns = list(columns or rows[0].keys())
-    cells = [[f"{r.get(c, ''):.{digits}f}" if isinstance(r.get(c), float) else str(r.get(c, "")) for c in columns]
-             for r in rows]
+    cells = [
+        [f"{r.get(c, ''):.{digits}f}" if isinstance(r.get(c), float) else str(r.get(c, "")) for c in columns]
+        for r in rows
+    ]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
     line = lambda vals: "  ".join(v.rjust(w) if i else v.ljust(w) for i, (v, w) in enumerate(zip(vals, widths)))  # noqa: E731
     return "\n".join([line(columns), line(["-" * w for w in widths]), *(line(r) for r in cells)])
@@ -430,14 +525,20 @@ def pareto_front(points: dict[str, tuple[float, float]]) -> list[str]:
     A model is on the front when no other model is at least as fast *and* at least as accurate
     while strictly better in one of the two.
     """
+
     def dominated(a: tuple[float, float]) -> bool:
         return any(b[0] <= a[0] and b[1] >= a[1] and b != a for b in points.values())
 
     return sorted((n for n, p in points.items() if not dominated(p)), key=lambda n: points[n][0])
 
 
-def plot_tradeoff(points: dict[str, tuple[float, float]], xlabel: str = "latency (ms)",
-                  ylabel: str = "ImageNet acc@1 (%)", title: str | None = None, logx: bool = True):
+def plot_tradeoff(
+    points: dict[str, tuple[float, float]],
+    xlabel: str = "latency (ms)",
+    ylabel: str = "ImageNet acc@1 (%)",
+    title: str | None = None,
+    logx: bool = True,
+):
     """Scatter of ``{name: (x, y)}`` with the Pareto front as a step line; returns the figure.
 
     The x axis reads in plain numbers (1, 2, 5, 10, … ms, no powers of ten) and every label is placed
@@ -479,7 +580,27 @@ def plot_tradeoff(points: dict[str, tuple[float, float]], xlabel: str = "latency
     return fig
 
 
-__all__ = ["MIN_RUNS", "NOISY_SPREAD", "TARGET_SPREAD", "BenchmarkError", "Ratio", "Timing", "compare_functions",
-           "compare_latency", "format_share", "format_table", "interleave_order", "is_noisy", "matmul_gflops",
-           "measure_latency", "noise_note", "paired_ratio", "pareto_front", "plot_tradeoff", "profile_models",
-           "spread", "synchronize", "time_function"]
+__all__ = [
+    "MIN_RUNS",
+    "NOISY_SPREAD",
+    "TARGET_SPREAD",
+    "BenchmarkError",
+    "Ratio",
+    "Timing",
+    "compare_functions",
+    "compare_latency",
+    "format_share",
+    "format_table",
+    "interleave_order",
+    "is_noisy",
+    "matmul_gflops",
+    "measure_latency",
+    "noise_note",
+    "paired_ratio",
+    "pareto_front",
+    "plot_tradeoff",
+    "profile_models",
+    "spread",
+    "synchronize",
+    "time_function",
+]

@@ -29,9 +29,14 @@ class CheckpointError(CourseError, ValueError):
 def describe_preprocess(preprocess: Callable) -> dict:
     """Resize/crop/mean/std of a weights' ``transforms()`` preset or a ``v2.Compose`` (else ``{"repr": ...}``)."""
     if all(hasattr(preprocess, a) for a in ("resize_size", "crop_size", "mean", "std", "interpolation")):
-        return {"resize_size": list(preprocess.resize_size), "crop_size": list(preprocess.crop_size),
-                "mean": list(preprocess.mean), "std": list(preprocess.std),
-                "interpolation": preprocess.interpolation.value, "repr": repr(preprocess)}
+        return {
+            "resize_size": list(preprocess.resize_size),
+            "crop_size": list(preprocess.crop_size),
+            "mean": list(preprocess.mean),
+            "std": list(preprocess.std),
+            "interpolation": preprocess.interpolation.value,
+            "repr": repr(preprocess),
+        }
     info: dict = {"repr": repr(preprocess)}
     for t in getattr(preprocess, "transforms", []):
         if isinstance(t, T.Normalize):
@@ -47,23 +52,44 @@ def build_preprocess(info: dict) -> Callable:
     """Rebuild the preprocessing described by :func:`describe_preprocess`."""
     missing = {"resize_size", "crop_size", "mean", "std"} - set(info)
     if missing:
-        raise CheckpointError(f"the checkpoint's preprocessing lacks {sorted(missing)} ({info.get('repr')}); "
-                              "rebuild it by hand from that description")
-    return T.Compose([T.ToImage(), T.Resize(info["resize_size"][0] if len(info["resize_size"]) == 1 else info["resize_size"],
-                                            interpolation=InterpolationMode(info.get("interpolation", "bilinear")),
-                                            antialias=True),
-                      T.CenterCrop(info["crop_size"]), T.ToDtype(torch.float32, scale=True),
-                      T.Normalize(info["mean"], info["std"])])
+        raise CheckpointError(
+            f"the checkpoint's preprocessing lacks {sorted(missing)} ({info.get('repr')}); "
+            "rebuild it by hand from that description"
+        )
+    return T.Compose(
+        [
+            T.ToImage(),
+            T.Resize(
+                info["resize_size"][0] if len(info["resize_size"]) == 1 else info["resize_size"],
+                interpolation=InterpolationMode(info.get("interpolation", "bilinear")),
+                antialias=True,
+            ),
+            T.CenterCrop(info["crop_size"]),
+            T.ToDtype(torch.float32, scale=True),
+            T.Normalize(info["mean"], info["std"]),
+        ]
+    )
 
 
-def save_checkpoint(path: str | Path, model: nn.Module, classes: Sequence[str], preprocess: Callable | None = None,
-                    arch: str = "", **extra: object) -> Path:
+def save_checkpoint(
+    path: str | Path,
+    model: nn.Module,
+    classes: Sequence[str],
+    preprocess: Callable | None = None,
+    arch: str = "",
+    **extra: object,
+) -> Path:
     """Write ``model.state_dict()`` with ``classes``, preprocessing and ``extra`` plain values, atomically."""
     path = Path(path).expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
-    blob = {"format": FORMAT, "arch": arch, "classes": list(classes),
-            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-            "preprocess": describe_preprocess(preprocess) if preprocess is not None else {}, "extra": dict(extra)}
+    blob = {
+        "format": FORMAT,
+        "arch": arch,
+        "classes": list(classes),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "preprocess": describe_preprocess(preprocess) if preprocess is not None else {},
+        "extra": dict(extra),
+    }
     return save_atomic(blob, path)
 
 
@@ -90,8 +116,10 @@ def load_checkpoint(path: str | Path) -> dict:
     except Exception as exc:
         raise CheckpointError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {str(exc)[:200]})") from None
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not a course checkpoint (no format {FORMAT!r}); "
-                              "for a bare state_dict use model.load_state_dict(torch.load(path, weights_only=True))")
+        raise CheckpointError(
+            f"{path}: not a course checkpoint (no format {FORMAT!r}); "
+            "for a bare state_dict use model.load_state_dict(torch.load(path, weights_only=True))"
+        )
     return blob
 
 
@@ -109,15 +137,24 @@ def load_into(model: nn.Module, checkpoint: dict | str | Path) -> list[str]:
         raise CheckpointError(
             f"the checkpoint was trained for {len(classes)} classes ({', '.join(classes)}) but the model's "
             f"'{k}' has shape {tuple(own[k].shape)} instead of {tuple(state[k].shape)}; give the model a "
-            f"{len(classes)}-class head first, e.g. replace_head(model, {len(classes)})")
+            f"{len(classes)}-class head first, e.g. replace_head(model, {len(classes)})"
+        )
     missing, unexpected = set(own) - set(state), set(state) - set(own)
     if missing or unexpected:
-        raise CheckpointError(f"the checkpoint ({blob.get('arch') or 'unknown architecture'}) does not fit this model: "
-                              f"missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]}; build the same "
-                              "architecture it was saved from")
+        raise CheckpointError(
+            f"the checkpoint ({blob.get('arch') or 'unknown architecture'}) does not fit this model: "
+            f"missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]}; build the same "
+            "architecture it was saved from"
+        )
     model.load_state_dict(state)
     return list(classes)
 
 
-__all__ = ["CheckpointError", "build_preprocess", "describe_preprocess", "load_checkpoint", "load_into",
-           "save_checkpoint"]
+__all__ = [
+    "CheckpointError",
+    "build_preprocess",
+    "describe_preprocess",
+    "load_checkpoint",
+    "load_into",
+    "save_checkpoint",
+]

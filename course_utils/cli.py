@@ -16,9 +16,12 @@ def _predict(args: argparse.Namespace) -> int:
 
     clf = load_classifier(args.model, quiet=True)
     if not clf.pretrained and not args.allow_random:
-        print(f"error: {args.model} has no pretrained weights here (offline and not cached), so its "
-              "predictions would be meaningless; use --model efficientnet_lite0, fetch the weights, "
-              "or pass --allow-random", file=sys.stderr)
+        print(
+            f"error: {args.model} has no pretrained weights here (offline and not cached), so its "
+            "predictions would be meaningless; use --model efficientnet_lite0, fetch the weights, "
+            "or pass --allow-random",
+            file=sys.stderr,
+        )
         return 2
     path = Path(args.path)
     if path.is_dir():  # a folder: one block per image, headed by its file name
@@ -46,8 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("predict", help="print the top-K ImageNet labels of an image (label<TAB>probability)")
     p.add_argument("path", help="image file, or a folder of images")
-    p.add_argument("--model", default="efficientnet_lite0",
-                   help="classifier name (default efficientnet_lite0, which works offline; e.g. resnet50)")
+    p.add_argument(
+        "--model",
+        default="efficientnet_lite0",
+        help="classifier name (default efficientnet_lite0, which works offline; e.g. resnet50)",
+    )
     p.add_argument("--top", type=int, default=5, help="how many labels (default 5)")
     p.add_argument("--allow-random", action="store_true", help="print predictions even from random weights")
     p.set_defaults(func=_predict)

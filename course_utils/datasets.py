@@ -62,7 +62,7 @@ REGISTRY: dict[str, DatasetInfo] = {
         description="3,670 flower photos in 5 classes, from the TensorFlow image tutorials",
         subfolder="flower_photos",
         notes="The hash was not checked against a fresh download by the course's offline CI; "
-              "a mismatch is reported by fetch() and the file removed.",
+        "a mismatch is reported by fetch() and the file removed.",
     ),
     "textures5": DatasetInfo(
         name="textures5",
@@ -87,8 +87,10 @@ def dataset_info(name: str) -> DatasetInfo:
     try:
         return REGISTRY[name]
     except KeyError:
-        raise DatasetError(f"unknown dataset {name!r}; choose one of {', '.join(REGISTRY)} "
-                           "or pass the path of your own folder (one subfolder per class)") from None
+        raise DatasetError(
+            f"unknown dataset {name!r}; choose one of {', '.join(REGISTRY)} "
+            "or pass the path of your own folder (one subfolder per class)"
+        ) from None
 
 
 def dataset_dir(name: str, progress: bool = True) -> Path:
@@ -99,7 +101,9 @@ def dataset_dir(name: str, progress: bool = True) -> Path:
     cache = settings.data_cache_dir() / "datasets"
     folder = cache / info.name
     if not folder.is_dir():
-        archive = fetch(list(info.urls), cache / Path(info.urls[0]).name, info.sha256, size=info.size, progress=progress)
+        archive = fetch(
+            list(info.urls), cache / Path(info.urls[0]).name, info.sha256, size=info.size, progress=progress
+        )
         safe_extract(archive, folder)
     return folder / info.subfolder if info.subfolder else folder
 
@@ -124,8 +128,16 @@ def _readable(path: Path) -> str | None:
                     img.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         return f"too many pixels ({exc})"
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, TypeError, IndexError,
-            MemoryError) as exc:
+    except (
+        UnidentifiedImageError,
+        OSError,
+        SyntaxError,
+        ValueError,
+        EOFError,
+        TypeError,
+        IndexError,
+        MemoryError,
+    ) as exc:
         return str(exc) or type(exc).__name__
     return None
 
@@ -139,33 +151,47 @@ class ImageFolderDataset(Dataset):
     are never dropped silently. ``transform`` maps an RGB PIL image to a tensor.
     """
 
-    def __init__(self, root: str | Path, transform: Callable | None = None, verify: bool = True,
-                 classes: Sequence[str] | None = None) -> None:
+    def __init__(
+        self,
+        root: str | Path,
+        transform: Callable | None = None,
+        verify: bool = True,
+        classes: Sequence[str] | None = None,
+    ) -> None:
         self.root = Path(root).expanduser()
         if not self.root.is_dir():
             raise DatasetError(f"{root}: no such folder; pass a folder with one subfolder of images per class")
         found = sorted(p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
         if len(found) < 2:
-            raise DatasetError(f"{root}: found {len(found)} class subfolder(s); a classifier needs at least 2 "
-                               "(one subfolder of images per class)")
+            raise DatasetError(
+                f"{root}: found {len(found)} class subfolder(s); a classifier needs at least 2 "
+                "(one subfolder of images per class)"
+            )
         if classes is not None and list(classes) != found:
             raise DatasetError(f"{root}: class folders {found} differ from the expected {list(classes)}")
         self.classes: list[str] = found
         self.samples: list[tuple[Path, int]] = []
         for label, cls in enumerate(found):
-            files = sorted(p for p in (self.root / cls).iterdir()
-                           if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
+            files = sorted(
+                p
+                for p in (self.root / cls).iterdir()
+                if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+            )
             if not files:
-                raise DatasetError(f"{self.root / cls}: class {cls!r} holds no images "
-                                   f"({', '.join(sorted(IMAGE_SUFFIXES))}); add some or remove the folder")
+                raise DatasetError(
+                    f"{self.root / cls}: class {cls!r} holds no images "
+                    f"({', '.join(sorted(IMAGE_SUFFIXES))}); add some or remove the folder"
+                )
             self.samples += [(f, label) for f in files]
         if verify:
             bad = [(p, why) for p, _ in self.samples if (why := _readable(p))]
             if bad:
                 listing = "; ".join(f"{p} ({why})" for p, why in bad[:10])
                 more = f" and {len(bad) - 10} more" if len(bad) > 10 else ""
-                raise DatasetError(f"{root}: {len(bad)} unreadable image(s): {listing}{more}. "
-                                   "Delete or re-save them, then open the dataset again")
+                raise DatasetError(
+                    f"{root}: {len(bad)} unreadable image(s): {listing}{more}. "
+                    "Delete or re-save them, then open the dataset again"
+                )
         self.transform = transform
         self.name = self.root.name
 
@@ -224,8 +250,9 @@ class Subset(Dataset):
         return hashlib.sha256(f"{self.base.fingerprint()}:{self.indices}".encode()).hexdigest()[:16]
 
 
-def split(dataset: ImageFolderDataset, val_fraction: float = 0.25, seed: int = 0,
-          per_class: int | None = None) -> tuple[list[int], list[int]]:
+def split(
+    dataset: ImageFolderDataset, val_fraction: float = 0.25, seed: int = 0, per_class: int | None = None
+) -> tuple[list[int], list[int]]:
     """Deterministic stratified split: ``(train_indices, val_indices)``.
 
     Each class is shuffled with its own seeded generator (the result does not depend on
@@ -248,8 +275,9 @@ def split(dataset: ImageFolderDataset, val_fraction: float = 0.25, seed: int = 0
     return sorted(train), sorted(val)
 
 
-def course_dataset(name: str | None = None, transform: Callable | None = None, progress: bool = True,
-                   quiet: bool = False) -> ImageFolderDataset:
+def course_dataset(
+    name: str | None = None, transform: Callable | None = None, progress: bool = True, quiet: bool = False
+) -> ImageFolderDataset:
     """The fine-tuning dataset: ``flower_photos`` online, the bundled ``textures5`` offline (with a banner).
 
     ``name`` picks a registry entry explicitly. Online, a failed download raises
@@ -258,8 +286,11 @@ def course_dataset(name: str | None = None, transform: Callable | None = None, p
     if name is None:
         name = OFFLINE_DEFAULT if settings.offline() else ONLINE_DEFAULT
         if settings.offline() and not quiet:
-            banner(f"Offline mode: the bundled stand-in dataset '{OFFLINE_DEFAULT}' ({REGISTRY[OFFLINE_DEFAULT].description}) "
-                   f"replaces '{ONLINE_DEFAULT}'. Numbers below are about the stand-in, not the flowers.", "warning")
+            banner(
+                f"Offline mode: the bundled stand-in dataset '{OFFLINE_DEFAULT}' ({REGISTRY[OFFLINE_DEFAULT].description}) "
+                f"replaces '{ONLINE_DEFAULT}'. Numbers below are about the stand-in, not the flowers.",
+                "warning",
+            )
     info = dataset_info(name)
     data = ImageFolderDataset(dataset_dir(name, progress=progress), transform, classes=info.classes)
     data.name = name
@@ -286,8 +317,11 @@ def shrunk_copy(dataset: ImageFolderDataset, size: int, cache_dir: str | Path | 
                 scale = size / min(img.size)
                 target = tmp / dataset.classes[label] / f"{path.stem}.png"
                 target.parent.mkdir(exist_ok=True)
-                img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))),
-                           Image.Resampling.BICUBIC, reducing_gap=3.0).save(target)
+                img.resize(
+                    (max(1, round(img.width * scale)), max(1, round(img.height * scale))),
+                    Image.Resampling.BICUBIC,
+                    reducing_gap=3.0,
+                ).save(target)
             os.replace(tmp, folder)
         except OSError:
             if not folder.is_dir():
@@ -296,8 +330,10 @@ def shrunk_copy(dataset: ImageFolderDataset, size: int, cache_dir: str | Path | 
             shutil.rmtree(tmp, ignore_errors=True)
     copy = ImageFolderDataset(folder, dataset.transform, classes=dataset.classes)
     if copy.targets != dataset.targets:
-        raise DatasetError(f"{folder}: does not hold one shrunk image per image of {dataset.root} (two files "
-                           "with the same name but different suffixes?); delete the folder and rename them")
+        raise DatasetError(
+            f"{folder}: does not hold one shrunk image per image of {dataset.root} (two files "
+            "with the same name but different suffixes?); delete the folder and rename them"
+        )
     copy.name = name
     return copy
 
@@ -305,10 +341,25 @@ def shrunk_copy(dataset: ImageFolderDataset, size: int, cache_dir: str | Path | 
 def check_num_classes(model_outputs: int, classes: Sequence[str]) -> None:
     """Raise :class:`DatasetError` unless a head with ``model_outputs`` outputs fits ``classes``."""
     if model_outputs != len(classes):
-        raise DatasetError(f"the model's head has {model_outputs} outputs but the dataset has {len(classes)} classes "
-                           f"({', '.join(classes)}); replace the head, e.g. model.fc = nn.Linear(model.fc.in_features, "
-                           f"{len(classes)})")
+        raise DatasetError(
+            f"the model's head has {model_outputs} outputs but the dataset has {len(classes)} classes "
+            f"({', '.join(classes)}); replace the head, e.g. model.fc = nn.Linear(model.fc.in_features, "
+            f"{len(classes)})"
+        )
 
 
-__all__ = ["DatasetError", "DatasetInfo", "ImageFolderDataset", "OFFLINE_DEFAULT", "ONLINE_DEFAULT", "REGISTRY",
-           "Subset", "check_num_classes", "course_dataset", "dataset_dir", "dataset_info", "shrunk_copy", "split"]
+__all__ = [
+    "DatasetError",
+    "DatasetInfo",
+    "ImageFolderDataset",
+    "OFFLINE_DEFAULT",
+    "ONLINE_DEFAULT",
+    "REGISTRY",
+    "Subset",
+    "check_num_classes",
+    "course_dataset",
+    "dataset_dir",
+    "dataset_info",
+    "shrunk_copy",
+    "split",
+]

@@ -80,7 +80,10 @@ def accelerator_status() -> tuple[bool, str]:
     """GPU or Apple-silicon accelerator, if any (the course also runs on the CPU)."""
     if torch.cuda.is_available():
         free, total = torch.cuda.mem_get_info()
-        return True, f"CUDA {torch.version.cuda}: {torch.cuda.get_device_name()} ({free / 2**30:.0f}/{total / 2**30:.0f} GB free)"
+        return (
+            True,
+            f"CUDA {torch.version.cuda}: {torch.cuda.get_device_name()} ({free / 2**30:.0f}/{total / 2**30:.0f} GB free)",
+        )
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return True, "Apple MPS"
     return True, "none (CPU only: every notebook still runs)"
@@ -95,7 +98,11 @@ def report() -> tuple[list[tuple[str, bool, str]], bool]:
         ("torch", True, torch.__version__),
         ("torchvision", True, torchvision.__version__),
         ("device", True, f"{device}{gpu}; CPU threads {torch.get_num_threads()}"),
-        ("offline mode", True, "ON (COURSE_OFFLINE=1): no network use" if settings.offline() else "off (downloads allowed)"),
+        (
+            "offline mode",
+            True,
+            "ON (COURSE_OFFLINE=1): no network use" if settings.offline() else "off (downloads allowed)",
+        ),
         ("weights cache", True, str(settings.weights_dir())),
     ]
     cached_all = True
@@ -107,8 +114,16 @@ def report() -> tuple[list[tuple[str, bool, str]], bool]:
         w = get_weights(name)
         cached = is_cached(w)
         cached_all &= cached
-        rows.append((f"weights {name}", True, f"{w} cached" if cached else f"{w} NOT cached ({weights_file(w).name}): "
-                     "random weights offline; `python -m course_utils fetch` prepares it"))
+        rows.append(
+            (
+                f"weights {name}",
+                True,
+                f"{w} cached"
+                if cached
+                else f"{w} NOT cached ({weights_file(w).name}): "
+                "random weights offline; `python -m course_utils fetch` prepares it",
+            )
+        )
     rows.append(("weights cache folder", *cache_status(settings.weights_dir(), cached_all)))
     rows.append(("widgets", *widgets_status()))
     rows.append(("Jupyter kernel", *kernel_status()))

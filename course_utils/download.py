@@ -57,10 +57,14 @@ def _writable_dir(folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise DownloadError(f"{folder}: cannot create the cache folder ({exc}); set COURSE_DATA to a writable folder") from None
+        raise DownloadError(
+            f"{folder}: cannot create the cache folder ({exc}); set COURSE_DATA to a writable folder"
+        ) from None
     if not os.access(folder, os.W_OK):
-        raise DownloadError(f"{folder}: the cache is read-only and does not hold the file yet; ask its owner to "
-                            "pre-fetch it (`python -m course_utils fetch`) or set COURSE_DATA to a writable folder")
+        raise DownloadError(
+            f"{folder}: the cache is read-only and does not hold the file yet; ask its owner to "
+            "pre-fetch it (`python -m course_utils fetch`) or set COURSE_DATA to a writable folder"
+        )
 
 
 def _stream(url: str, tmp: Path, timeout: float, progress: bool, expected_size: int | None) -> str:
@@ -82,9 +86,19 @@ def _stream(url: str, tmp: Path, timeout: float, progress: bool, expected_size: 
                     digest.update(chunk)
         length = int(response.headers.get("Content-Length") or 0)
         total = (length + (have if resumed else 0)) or expected_size
-        with open(tmp, "ab" if resumed else "wb") as out, tqdm(
-                total=total, initial=have if resumed else 0, unit="B", unit_scale=True, unit_divisor=1024,
-                desc=Path(url).name, disable=not progress, leave=False) as bar:
+        with (
+            open(tmp, "ab" if resumed else "wb") as out,
+            tqdm(
+                total=total,
+                initial=have if resumed else 0,
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1024,
+                desc=Path(url).name,
+                disable=not progress,
+                leave=False,
+            ) as bar,
+        ):
             for chunk in iter(lambda: response.read(_CHUNK), b""):
                 out.write(chunk)
                 digest.update(chunk)
@@ -97,9 +111,17 @@ def _stream(url: str, tmp: Path, timeout: float, progress: bool, expected_size: 
     return digest.hexdigest()
 
 
-def fetch(url: str | list[str], dest: str | Path, sha256: str | None, *, size: int | None = None,
-          timeout: float | None = None, retries: int = 3, progress: bool = True,
-          sha256_prefix: str | None = None) -> Path:
+def fetch(
+    url: str | list[str],
+    dest: str | Path,
+    sha256: str | None,
+    *,
+    size: int | None = None,
+    timeout: float | None = None,
+    retries: int = 3,
+    progress: bool = True,
+    sha256_prefix: str | None = None,
+) -> Path:
     """Download ``url`` (or the first mirror that works) to ``dest``, verified by ``sha256``.
 
     Returns at once when ``dest`` already exists (a shared, read-only cache works). Otherwise
@@ -115,8 +137,10 @@ def fetch(url: str | list[str], dest: str | Path, sha256: str | None, *, size: i
     if dest.is_file():
         return dest
     if settings.offline():
-        raise DownloadError(f"{urls[0]}: offline mode (COURSE_OFFLINE=1) forbids downloads and {dest} is not cached; "
-                            "pre-fetch it where there is network (`python -m course_utils fetch`)")
+        raise DownloadError(
+            f"{urls[0]}: offline mode (COURSE_OFFLINE=1) forbids downloads and {dest} is not cached; "
+            "pre-fetch it where there is network (`python -m course_utils fetch`)"
+        )
     timeout = settings.NETWORK_TIMEOUT if timeout is None else timeout
     _writable_dir(dest.parent)
     tmp = dest.parent / f".{dest.name}.part"
@@ -135,8 +159,13 @@ def fetch(url: str | list[str], dest: str | Path, sha256: str | None, *, size: i
                             errors.append(f"{u}: HTTP {exc.code} {exc.reason}")
                             if 400 <= exc.code < 500 and exc.code not in (408, 416, 429):
                                 continue  # the file is not there: retrying will not help
-                        except (urllib.error.URLError, http.client.HTTPException, OSError, TimeoutError,
-                                ValueError) as exc:  # HTTPException: a malformed or cut-off HTTP response
+                        except (
+                            urllib.error.URLError,
+                            http.client.HTTPException,
+                            OSError,
+                            TimeoutError,
+                            ValueError,
+                        ) as exc:  # HTTPException: a malformed or cut-off HTTP response
                             errors.append(f"{u}: {getattr(exc, 'reason', exc) or type(exc).__name__}")
                         else:
                             expected = (sha256 or "").lower()
@@ -144,20 +173,25 @@ def fetch(url: str | list[str], dest: str | Path, sha256: str | None, *, size: i
                                 raise DownloadError(
                                     f"{u}: SHA-256 mismatch (expected {expected or sha256_prefix + '…'}, got {got}); "
                                     "the file was removed. The server may have changed the file or the transfer "
-                                    "was corrupted: try again, or report it if it persists")
+                                    "was corrupted: try again, or report it if it persists"
+                                )
                             os.replace(tmp, dest)
                             return dest
-                    if attempt + 1 < retries and not all("HTTP 4" in e for e in errors[-len(urls):]):
-                        time.sleep(min(2 ** attempt, 8))
+                    if attempt + 1 < retries and not all("HTTP 4" in e for e in errors[-len(urls) :]):
+                        time.sleep(min(2**attempt, 8))
                     elif attempt + 1 < retries:
                         break
             finally:
                 tmp.unlink(missing_ok=True)  # never leave a partial file behind
-            raise DownloadError(f"{urls[0]}: download failed after {attempt + 1} attempt(s) ({errors[-1]}); check the "
-                                "connection, or pre-fetch the file elsewhere and copy it to " + str(dest))
+            raise DownloadError(
+                f"{urls[0]}: download failed after {attempt + 1} attempt(s) ({errors[-1]}); check the "
+                "connection, or pre-fetch the file elsewhere and copy it to " + str(dest)
+            )
     except Timeout:
-        raise DownloadError(f"{dest}: another process has held the download lock for {LOCK_TIMEOUT // 60} min; "
-                            f"if nothing is downloading, remove {dest}.lock") from None
+        raise DownloadError(
+            f"{dest}: another process has held the download lock for {LOCK_TIMEOUT // 60} min; "
+            f"if nothing is downloading, remove {dest}.lock"
+        ) from None
 
 
 def _check_member(name: str, root: Path) -> Path:
@@ -165,7 +199,9 @@ def _check_member(name: str, root: Path) -> Path:
     if path.is_absolute() or name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
         raise UnsafeArchiveError(f"archive member {name!r} has an absolute path; refusing to extract this archive")
     if ".." in path.parts:
-        raise UnsafeArchiveError(f"archive member {name!r} contains '..' and would escape the folder; refusing to extract")
+        raise UnsafeArchiveError(
+            f"archive member {name!r} contains '..' and would escape the folder; refusing to extract"
+        )
     target = (root / name).resolve()
     if not target.is_relative_to(root.resolve()):
         raise UnsafeArchiveError(f"archive member {name!r} would land outside {root}; refusing to extract")
@@ -185,21 +221,29 @@ def check_archive(archive: str | Path) -> list[str]:
             with zipfile.ZipFile(archive) as zf:
                 infos = zf.infolist()
         except (zipfile.BadZipFile, OSError, ValueError) as exc:
-            raise DownloadError(f"{archive}: not a readable zip archive ({exc}); delete it and download again") from None
+            raise DownloadError(
+                f"{archive}: not a readable zip archive ({exc}); delete it and download again"
+            ) from None
         for info in infos:
             _check_member(info.filename, root)
             mode = info.external_attr >> 16  # Unix mode bits, when the zip was made on Unix
             if stat.S_ISLNK(mode):
-                raise UnsafeArchiveError(f"archive member {info.filename!r} is a symbolic link; refusing to extract "
-                                         "(zip extraction would not recreate it safely)")
+                raise UnsafeArchiveError(
+                    f"archive member {info.filename!r} is a symbolic link; refusing to extract "
+                    "(zip extraction would not recreate it safely)"
+                )
             if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
-                raise UnsafeArchiveError(f"archive member {info.filename!r} is a device file or FIFO; refusing to extract")
+                raise UnsafeArchiveError(
+                    f"archive member {info.filename!r} is a device file or FIFO; refusing to extract"
+                )
         return [info.filename for info in infos]
     try:
         with tarfile.open(archive) as tf:
             members = tf.getmembers()
     except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:  # EOFError, zlib.error: a cut-off .tgz
-        raise DownloadError(f"{archive}: not a readable tar or zip archive ({exc}); delete it and download again") from None
+        raise DownloadError(
+            f"{archive}: not a readable tar or zip archive ({exc}); delete it and download again"
+        ) from None
     for m in members:
         target = _check_member(m.name, root)
         if m.isdev() or m.isfifo():

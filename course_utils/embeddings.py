@@ -46,9 +46,14 @@ def backbone(model: nn.Module | Classifier, node: str = "flatten") -> nn.Module:
 
 
 @torch.inference_mode()
-def extract_embeddings(model: nn.Module | Classifier, images: Iterable[ImageInput] | torch.Tensor,
-                       preprocess: Callable | None = None, batch_size: int = 32,
-                       device: torch.device | str | None = None, progress: bool = True) -> torch.Tensor:
+def extract_embeddings(
+    model: nn.Module | Classifier,
+    images: Iterable[ImageInput] | torch.Tensor,
+    preprocess: Callable | None = None,
+    batch_size: int = 32,
+    device: torch.device | str | None = None,
+    progress: bool = True,
+) -> torch.Tensor:
     """Embeddings ``[N, D]`` (float32, on the CPU) of many images, computed batch by batch.
 
     ``model`` is a :class:`Classifier` (its backbone and preprocessing are used) or any
@@ -64,22 +69,33 @@ def extract_embeddings(model: nn.Module | Classifier, images: Iterable[ImageInpu
     device = torch.device(device) if device is not None else next(model.parameters()).device
     model = model.eval().to(device)
     if isinstance(images, torch.Tensor):
-        images = check_batch(images, "extract_embeddings", channels=3 if is_classifier else None,
-                             min_size=MIN_IMAGE_SIZE if is_classifier else None, error=EmbeddingError)
+        images = check_batch(
+            images,
+            "extract_embeddings",
+            channels=3 if is_classifier else None,
+            min_size=MIN_IMAGE_SIZE if is_classifier else None,
+            error=EmbeddingError,
+        )
         chunks = list(images.split(batch_size))
     else:
         if preprocess is None:
             raise ValueError("pass preprocess= (e.g. weights.transforms()) to embed raw images")
         items = list(images)
-        chunks = (torch.stack([preprocess(load_image(x)) for x in items[i:i + batch_size]])
-                  for i in range(0, len(items), batch_size))
+        chunks = (
+            torch.stack([preprocess(load_image(x)) for x in items[i : i + batch_size]])
+            for i in range(0, len(items), batch_size)
+        )
     total = len(chunks) if isinstance(chunks, list) else -(-len(items) // batch_size)
     try:
-        out = [model(chunk.to(device)).float().cpu()
-               for chunk in tqdm(chunks, total=total, desc="embeddings", disable=not progress or total < 2)]
+        out = [
+            model(chunk.to(device)).float().cpu()
+            for chunk in tqdm(chunks, total=total, desc="embeddings", disable=not progress or total < 2)
+        ]
     except RuntimeError as exc:
-        raise EmbeddingError(f"extract_embeddings: {type(model).__name__} could not run on the batch ({exc}); "
-                             "check the channel count, dtype and image size the model expects") from None
+        raise EmbeddingError(
+            f"extract_embeddings: {type(model).__name__} could not run on the batch ({exc}); "
+            "check the channel count, dtype and image size the model expects"
+        ) from None
     if not out:
         raise ValueError("no images to embed")
     return torch.cat(out)
@@ -92,16 +108,18 @@ class EmbeddingError(CourseError, ValueError):
     """Embeddings or similarity inputs of the wrong kind or shape."""
 
 
-def augmented_views(image: ImageInput, n: int = 3, seed: int = 0, scale: tuple[float, float] = (0.4, 0.9),
-                    flip: float = 0.5) -> list[Image.Image]:
+def augmented_views(
+    image: ImageInput, n: int = 3, seed: int = 0, scale: tuple[float, float] = (0.4, 0.9), flip: float = 0.5
+) -> list[Image.Image]:
     """``n`` random crops (``RandomResizedCrop``, square, ``scale`` of the area) of ``image``, each
     flipped left-right with probability ``flip``; reproducible for a given ``seed`` and leaves the
     global random state alone."""
     if n < 1:
         raise EmbeddingError(f"n={n}: ask for at least one augmented view")
     img = load_image(image)
-    augment = v2.Compose([v2.RandomResizedCrop(min(img.size), scale=scale, antialias=True),
-                          v2.RandomHorizontalFlip(p=flip)])
+    augment = v2.Compose(
+        [v2.RandomResizedCrop(min(img.size), scale=scale, antialias=True), v2.RandomHorizontalFlip(p=flip)]
+    )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return [augment(img) for _ in range(n)]
@@ -141,12 +159,21 @@ class EmbeddingCache:
         self._store = weakref.WeakKeyDictionary()
         self.hits = self.misses = 0
 
-    def embed(self, model: nn.Module | Classifier, images: Iterable[ImageInput], preprocess: Callable | None = None,
-              batch_size: int = 32, device: torch.device | str | None = None, progress: bool = True) -> torch.Tensor:
+    def embed(
+        self,
+        model: nn.Module | Classifier,
+        images: Iterable[ImageInput],
+        preprocess: Callable | None = None,
+        batch_size: int = 32,
+        device: torch.device | str | None = None,
+        progress: bool = True,
+    ) -> torch.Tensor:
         """Embeddings ``[N, D]`` of ``images`` (as :func:`extract_embeddings`); only unseen images run through the model."""
         if isinstance(images, torch.Tensor):
-            raise EmbeddingError("the cache embeds images (paths, PIL images, arrays), not a preprocessed batch; "
-                                 "call extract_embeddings() for tensors")
+            raise EmbeddingError(
+                "the cache embeds images (paths, PIL images, arrays), not a preprocessed batch; "
+                "call extract_embeddings() for tensors"
+            )
         if isinstance(model, Classifier):
             preprocess, device, module = preprocess or model.preprocess, device or model.device, model.model
         else:
@@ -176,9 +203,14 @@ class EmbeddingCache:
 CACHE = EmbeddingCache()
 
 
-def cached_embeddings(model: nn.Module | Classifier, images: Iterable[ImageInput], preprocess: Callable | None = None,
-                      batch_size: int = 32, device: torch.device | str | None = None,
-                      progress: bool = True) -> torch.Tensor:
+def cached_embeddings(
+    model: nn.Module | Classifier,
+    images: Iterable[ImageInput],
+    preprocess: Callable | None = None,
+    batch_size: int = 32,
+    device: torch.device | str | None = None,
+    progress: bool = True,
+) -> torch.Tensor:
     """:func:`extract_embeddings` through the shared in-memory :data:`CACHE`: each image is embedded once."""
     return CACHE.embed(model, images, preprocess, batch_size, device, progress)
 
@@ -186,8 +218,9 @@ def cached_embeddings(model: nn.Module | Classifier, images: Iterable[ImageInput
 def _check_matrix(name: str, x: torch.Tensor) -> torch.Tensor:
     if not isinstance(x, torch.Tensor) or x.ndim != 2:
         shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-        raise EmbeddingError(f"{name} must be a [N, D] tensor of embeddings, got {shape}; "
-                             "use .unsqueeze(0) for a single vector")
+        raise EmbeddingError(
+            f"{name} must be a [N, D] tensor of embeddings, got {shape}; use .unsqueeze(0) for a single vector"
+        )
     return x.float()
 
 
@@ -200,8 +233,9 @@ def cosine_similarity_matrix(a: torch.Tensor, b: torch.Tensor | None = None) -> 
     return F.normalize(a, dim=1) @ F.normalize(b, dim=1).T
 
 
-def nearest_neighbours(queries: torch.Tensor, gallery: torch.Tensor | None = None, k: int = 1,
-                       exclude_self: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+def nearest_neighbours(
+    queries: torch.Tensor, gallery: torch.Tensor | None = None, k: int = 1, exclude_self: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The ``k`` most cosine-similar gallery rows for each query: ``(scores [N, k], indices [N, k])``.
 
     Without ``gallery`` the queries are searched among themselves; ``exclude_self=True`` then

@@ -16,7 +16,9 @@ from .plotting import image_grid
 
 
 @torch.inference_mode()
-def predict_loader(model: nn.Module, loader: DataLoader, device: torch.device | str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def predict_loader(
+    model: nn.Module, loader: DataLoader, device: torch.device | str | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Logits ``[N, C]`` and targets ``[N]`` (on the CPU) of ``model`` in eval mode over ``loader``."""
     device = torch.device(device) if device is not None else next(model.parameters()).device
     model.eval()
@@ -42,10 +44,12 @@ def accuracy(logits_or_preds: torch.Tensor, targets: torch.Tensor) -> float:
 def confusion_matrix(logits_or_preds: torch.Tensor, targets: torch.Tensor, num_classes: int) -> torch.Tensor:
     """``[C, C]`` counts: row = true class, column = predicted class."""
     preds = _preds(logits_or_preds)
-    return torch.bincount(targets * num_classes + preds, minlength=num_classes ** 2).reshape(num_classes, num_classes)
+    return torch.bincount(targets * num_classes + preds, minlength=num_classes**2).reshape(num_classes, num_classes)
 
 
-def per_class_accuracy(logits_or_preds: torch.Tensor, targets: torch.Tensor, classes: Sequence[str]) -> dict[str, float]:
+def per_class_accuracy(
+    logits_or_preds: torch.Tensor, targets: torch.Tensor, classes: Sequence[str]
+) -> dict[str, float]:
     """Accuracy of each class (recall): correct / images of that class (NaN when a class has none)."""
     cm = confusion_matrix(logits_or_preds, targets, len(classes)).float()
     return {c: (cm[i, i] / cm[i].sum()).item() if cm[i].sum() else float("nan") for i, c in enumerate(classes)}
@@ -74,8 +78,13 @@ def misclassified(logits_or_preds: torch.Tensor, targets: torch.Tensor) -> list[
     return (_preds(logits_or_preds) != targets).nonzero().flatten().tolist()
 
 
-def plot_misclassified(samples: Sequence[tuple[object, int]], logits_or_preds: torch.Tensor, targets: torch.Tensor,
-                       classes: Sequence[str], max_images: int = 8) -> Figure | None:
+def plot_misclassified(
+    samples: Sequence[tuple[object, int]],
+    logits_or_preds: torch.Tensor,
+    targets: torch.Tensor,
+    classes: Sequence[str],
+    max_images: int = 8,
+) -> Figure | None:
     """A grid of wrongly classified images titled ``true → predicted``; ``None`` when there are none.
 
     ``samples`` are the ``(path, label)`` pairs in the same order as the predictions.
@@ -117,5 +126,13 @@ def plot_history(histories: dict[str, object] | object, title: str = "training c
     return fig
 
 
-__all__ = ["accuracy", "confusion_matrix", "misclassified", "per_class_accuracy", "plot_confusion_matrix",
-           "plot_history", "plot_misclassified", "predict_loader"]
+__all__ = [
+    "accuracy",
+    "confusion_matrix",
+    "misclassified",
+    "per_class_accuracy",
+    "plot_confusion_matrix",
+    "plot_history",
+    "plot_misclassified",
+    "predict_loader",
+]

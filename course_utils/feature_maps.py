@@ -33,8 +33,12 @@ class FeatureMapError(CourseError, ValueError):
 
 
 @torch.inference_mode()
-def feature_maps(model: nn.Module | Classifier, images: ImageInput | Sequence[ImageInput] | torch.Tensor,
-                 layers: Sequence[str], preprocess: Callable | None = None) -> dict[str, torch.Tensor]:
+def feature_maps(
+    model: nn.Module | Classifier,
+    images: ImageInput | Sequence[ImageInput] | torch.Tensor,
+    layers: Sequence[str],
+    preprocess: Callable | None = None,
+) -> dict[str, torch.Tensor]:
     """Outputs ``{layer: [N, C, h, w]}`` (on the CPU) of ``layers`` for a batch or for images.
 
     Images are preprocessed with the Classifier's (or the given) ``preprocess``; one forward
@@ -42,12 +46,15 @@ def feature_maps(model: nn.Module | Classifier, images: ImageInput | Sequence[Im
     """
     module = model.model if isinstance(model, Classifier) else model
     if isinstance(images, torch.Tensor):
-        batch = check_batch(images, "feature_maps", channels=None, min_size=None, add_batch_dim=True,
-                            error=FeatureMapError)
+        batch = check_batch(
+            images, "feature_maps", channels=None, min_size=None, add_batch_dim=True, error=FeatureMapError
+        )
     else:
         preprocess = preprocess or (model.preprocess if isinstance(model, Classifier) else None)
         if preprocess is None:
-            raise FeatureMapError("images need preprocessing: pass preprocess= (e.g. weights.transforms()) or a Classifier")
+            raise FeatureMapError(
+                "images need preprocessing: pass preprocess= (e.g. weights.transforms()) or a Classifier"
+            )
         items = list(images) if isinstance(images, (list, tuple)) else [images]
         batch = torch.stack([preprocess(load_image(img)) for img in items])
     device = next(module.parameters()).device
@@ -55,8 +62,10 @@ def feature_maps(model: nn.Module | Classifier, images: ImageInput | Sequence[Im
         try:
             module(batch.to(device))
         except RuntimeError as exc:
-            raise FeatureMapError(f"feature_maps: {type(module).__name__} could not run on a batch of shape "
-                                  f"{tuple(batch.shape)} ({exc}); check the channel count, dtype and image size") from None
+            raise FeatureMapError(
+                f"feature_maps: {type(module).__name__} could not run on a batch of shape "
+                f"{tuple(batch.shape)} ({exc}); check the channel count, dtype and image size"
+            ) from None
     return {name: out[name].float().cpu() for name in layers}
 
 
@@ -75,8 +84,9 @@ def top_channels(fmap: torch.Tensor, k: int = 8) -> list[int]:
     return fmap.mean(dim=(1, 2)).topk(k).indices.tolist()
 
 
-def plot_top_channels(maps: Maps, k: int = 8, image: np.ndarray | Image.Image | None = None,
-                      title: str | None = None, size: float = 1.15):
+def plot_top_channels(
+    maps: Maps, k: int = 8, image: np.ndarray | Image.Image | None = None, title: str | None = None, size: float = 1.15
+):
     """A grid: one row per layer, its ``k`` most activated channels (each scaled to its own range).
 
     ``maps`` is ``{layer: [C, h, w]}`` for one image (``[1, C, h, w]`` works too); ``image`` is
@@ -101,8 +111,12 @@ def plot_top_channels(maps: Maps, k: int = 8, image: np.ndarray | Image.Image | 
         if extra and row is rows[0]:
             axes[0].imshow(image)
             axes[0].set_title("input")
-        row.suptitle(f"{name}: {fmap.shape[0]} channels of {fmap.shape[1]}×{fmap.shape[2]}", x=0.01, ha="left",
-                     fontsize=plt.rcParams["axes.labelsize"])
+        row.suptitle(
+            f"{name}: {fmap.shape[0]} channels of {fmap.shape[1]}×{fmap.shape[2]}",
+            x=0.01,
+            ha="left",
+            fontsize=plt.rcParams["axes.labelsize"],
+        )
         for col, c in enumerate(top_channels(fmap, k)):
             axes[col + extra].imshow(fmap[c].numpy(), cmap="viridis")
             axes[col + extra].set_title(f"#{c}")
@@ -111,8 +125,13 @@ def plot_top_channels(maps: Maps, k: int = 8, image: np.ndarray | Image.Image | 
     return fig
 
 
-def plot_channel(maps_by_image: Mapping[str, Maps], image_name: str, layer: str, channel: int,
-                 images: Mapping[str, np.ndarray | Image.Image] | None = None):
+def plot_channel(
+    maps_by_image: Mapping[str, Maps],
+    image_name: str,
+    layer: str,
+    channel: int,
+    images: Mapping[str, np.ndarray | Image.Image] | None = None,
+):
     """One channel of one layer for one image, beside the image; returns the figure."""
     import matplotlib.pyplot as plt
 
@@ -150,8 +169,11 @@ def widgets_available() -> bool:
     return True
 
 
-def feature_map_viewer(maps_by_image: Mapping[str, Maps], images: Mapping[str, np.ndarray | Image.Image] | None = None,
-                       static: bool | None = None):
+def feature_map_viewer(
+    maps_by_image: Mapping[str, Maps],
+    images: Mapping[str, np.ndarray | Image.Image] | None = None,
+    static: bool | None = None,
+):
     """Browse feature maps: dropdowns for image and layer, a slider for the channel.
 
     ``maps_by_image`` is ``{image name: {layer: [C, h, w]}}``. Returns an ipywidgets box in a live
@@ -216,8 +238,12 @@ def feature_map_viewer(maps_by_image: Mapping[str, Maps], images: Mapping[str, n
 def _static_view(maps_by_image: Mapping[str, Maps], images: Mapping[str, np.ndarray | Image.Image] | None):
     first = next(iter(maps_by_image))
     img = images.get(first) if images is not None else None
-    return plot_top_channels(maps_by_image[first], k=6, image=img, title=f"{first}: strongest channels per layer "
-                             "(static view; run the notebook live for the interactive viewer)")
+    return plot_top_channels(
+        maps_by_image[first],
+        k=6,
+        image=img,
+        title=f"{first}: strongest channels per layer (static view; run the notebook live for the interactive viewer)",
+    )
 
 
 def _png(fig) -> str:
@@ -230,5 +256,12 @@ def _png(fig) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-__all__ = ["FeatureMapError", "feature_map_viewer", "feature_maps", "plot_channel", "plot_top_channels",
-           "top_channels", "widgets_available"]
+__all__ = [
+    "FeatureMapError",
+    "feature_map_viewer",
+    "feature_maps",
+    "plot_channel",
+    "plot_top_channels",
+    "top_channels",
+    "widgets_available",
+]

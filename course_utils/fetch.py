@@ -55,7 +55,9 @@ def plan(names: list[str] | None = None) -> list[Item]:
         try:
             items.append(_weights_item(name))
         except UnknownModelError:
-            raise UnknownModelError(f"{name!r} is neither a model nor a dataset; datasets: {', '.join(REGISTRY)}") from None
+            raise UnknownModelError(
+                f"{name!r} is neither a model nor a dataset; datasets: {', '.join(REGISTRY)}"
+            ) from None
     return items
 
 

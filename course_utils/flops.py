@@ -45,8 +45,10 @@ class Cost:
         return self.params / 1e6
 
     def __str__(self) -> str:
-        return (f"{_human(self.params)} params · {_human(self.flops)} FLOPs "
-                f"({_human(self.macs)} multiply-adds) for input {list(self.input_shape)}")
+        return (
+            f"{_human(self.params)} params · {_human(self.flops)} FLOPs "
+            f"({_human(self.macs)} multiply-adds) for input {list(self.input_shape)}"
+        )
 
 
 def _human(n: int) -> str:
@@ -68,8 +70,13 @@ def count_params(model: nn.Module, trainable_only: bool = False) -> int:
     return sum(seen.values())
 
 
-def make_input(input_size: int | Sequence[int] = 224, batch_size: int = 1, channels: int = 3,
-               device: str | torch.device | None = None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+def make_input(
+    input_size: int | Sequence[int] = 224,
+    batch_size: int = 1,
+    channels: int = 3,
+    device: str | torch.device | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
     """A random ``[batch_size, channels, H, W]`` input (``input_size`` is an int or ``(H, W)``)."""
     if isinstance(input_size, int):
         h = w = input_size
@@ -88,15 +95,23 @@ def _first_device(model: nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
-def count_flops(model: nn.Module, inputs: torch.Tensor | Sequence[torch.Tensor] | None = None,
-                input_size: int | Sequence[int] = 224, batch_size: int = 1) -> int:
+def count_flops(
+    model: nn.Module,
+    inputs: torch.Tensor | Sequence[torch.Tensor] | None = None,
+    input_size: int | Sequence[int] = 224,
+    batch_size: int = 1,
+) -> int:
     """FLOPs of one forward pass of ``model`` on ``inputs`` (or a random image batch of ``input_size``)."""
     return measure_cost(model, inputs, input_size, batch_size).flops
 
 
 @torch.no_grad()
-def measure_cost(model: nn.Module, inputs: torch.Tensor | Sequence[torch.Tensor] | None = None,
-                 input_size: int | Sequence[int] = 224, batch_size: int = 1) -> Cost:
+def measure_cost(
+    model: nn.Module,
+    inputs: torch.Tensor | Sequence[torch.Tensor] | None = None,
+    input_size: int | Sequence[int] = 224,
+    batch_size: int = 1,
+) -> Cost:
     """Parameters and FLOPs (FlopCounterMode: 2 per multiply-add) of one forward pass in eval mode.
 
     ``inputs`` may be a tensor or a tuple of tensors; without it a random ``[batch_size, 3, H, W]``
@@ -114,12 +129,13 @@ def measure_cost(model: nn.Module, inputs: torch.Tensor | Sequence[torch.Tensor]
             model(*args)
     except RuntimeError as exc:
         shape = [tuple(a.shape) for a in args if isinstance(a, torch.Tensor)]
-        raise ModelInputError(f"{type(model).__name__} could not run on input of shape {shape}: {exc}. "
-                              "Check the channel count, the dtype (float32) and that H and W are large enough.") from None
+        raise ModelInputError(
+            f"{type(model).__name__} could not run on input of shape {shape}: {exc}. "
+            "Check the channel count, the dtype (float32) and that H and W are large enough."
+        ) from None
     finally:
         model.train(was_training)
-    by_op = {str(op).removeprefix("aten."): int(n)
-             for op, n in counter.get_flop_counts().get("Global", {}).items()}
+    by_op = {str(op).removeprefix("aten."): int(n) for op, n in counter.get_flop_counts().get("Global", {}).items()}
     shape = tuple(args[0].shape) if isinstance(args[0], torch.Tensor) else ()
     return Cost(count_params(model), int(counter.get_total_flops()), shape, by_op)
 

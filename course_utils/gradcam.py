@@ -64,23 +64,30 @@ def _normalise(cam: torch.Tensor) -> torch.Tensor:
     return torch.where(hi > lo, (cam - lo) / (hi - lo).clamp_min(1e-12), torch.zeros_like(cam))
 
 
-def _to_batch(model: nn.Module | Classifier, images: ImageInput | Sequence[ImageInput] | torch.Tensor,
-              preprocess: Callable | None) -> torch.Tensor:
+def _to_batch(
+    model: nn.Module | Classifier, images: ImageInput | Sequence[ImageInput] | torch.Tensor, preprocess: Callable | None
+) -> torch.Tensor:
     if isinstance(images, torch.Tensor):
         batch = images if images.ndim == 4 else images.unsqueeze(0)
     else:
         if isinstance(model, Classifier):
             preprocess = preprocess or model.preprocess
         if preprocess is None:
-            raise GradCAMError("images need preprocessing: pass preprocess= (e.g. weights.transforms()) or a Classifier")
+            raise GradCAMError(
+                "images need preprocessing: pass preprocess= (e.g. weights.transforms()) or a Classifier"
+            )
         items = list(images) if isinstance(images, (list, tuple)) else [images]
         batch = torch.stack([preprocess(load_image(img)) for img in items])
     return check_batch(batch, "grad_cam (expected images or a batch)", error=GradCAMError)
 
 
-def grad_cam(model: nn.Module | Classifier, images: ImageInput | Sequence[ImageInput] | torch.Tensor,
-             layer: str | nn.Module, classes: int | Iterable[int] | None = None,
-             preprocess: Callable | None = None) -> GradCAMResult:
+def grad_cam(
+    model: nn.Module | Classifier,
+    images: ImageInput | Sequence[ImageInput] | torch.Tensor,
+    layer: str | nn.Module,
+    classes: int | Iterable[int] | None = None,
+    preprocess: Callable | None = None,
+) -> GradCAMResult:
     """Grad-CAM of ``classes`` (default: each image's top class) at ``layer`` of ``model``.
 
     ``images`` is a preprocessed batch ``[N, 3, H, W]`` (or one ``[3, H, W]`` image), or images
@@ -97,8 +104,10 @@ def grad_cam(model: nn.Module | Classifier, images: ImageInput | Sequence[ImageI
 
     def forward_hook(mod: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
         if not isinstance(output, torch.Tensor) or output.ndim != 4:
-            raise GradCAMError(f"layer {layer!r} outputs {type(output).__name__} "
-                               f"{tuple(getattr(output, 'shape', ()))}; pick a layer with a [N, C, h, w] output")
+            raise GradCAMError(
+                f"layer {layer!r} outputs {type(output).__name__} "
+                f"{tuple(getattr(output, 'shape', ()))}; pick a layer with a [N, C, h, w] output"
+            )
         store["act"] = output.detach().clone()
         hooks.tensor(output, lambda grad: store.__setitem__("grad", grad.detach()))
 
@@ -118,7 +127,9 @@ def grad_cam(model: nn.Module | Classifier, images: ImageInput | Sequence[ImageI
             else:
                 idx = [int(c) for c in classes]
             if len(idx) != n or not all(0 <= c < logits.shape[1] for c in idx):
-                raise GradCAMError(f"classes={classes!r}: give one class index in 0..{logits.shape[1] - 1} per image ({n})")
+                raise GradCAMError(
+                    f"classes={classes!r}: give one class index in 0..{logits.shape[1] - 1} per image ({n})"
+                )
             chosen = logits[torch.arange(n), torch.tensor(idx, device=logits.device)]
             torch.autograd.grad(chosen.sum(), x)  # fires the tensor hook; leaves every parameter's .grad alone
     finally:
@@ -174,22 +185,30 @@ def overlay(image: np.ndarray | Image.Image, cam: torch.Tensor, alpha: float = 0
     img = np.clip(img / 255.0 if isinstance(image, Image.Image) or img.max() > 1.5 else img, 0.0, 1.0)
     heat = cam.detach().float().cpu().numpy()
     if heat.shape != img.shape[:2]:
-        raise GradCAMError(f"the CAM {heat.shape} and the image {img.shape[:2]} differ in size; "
-                           "use the preprocessed image (to_display) the CAM was computed on")
+        raise GradCAMError(
+            f"the CAM {heat.shape} and the image {img.shape[:2]} differ in size; "
+            "use the preprocessed image (to_display) the CAM was computed on"
+        )
     coloured = matplotlib.colormaps[cmap](heat)[..., :3]
     return np.clip((1 - alpha) * img + alpha * coloured, 0.0, 1.0)
 
 
-def show_gradcam(images: Sequence[np.ndarray], cams: Sequence[torch.Tensor], titles: Sequence[str] | None = None,
-                 alpha: float = 0.45, size: float = 3.0):
+def show_gradcam(
+    images: Sequence[np.ndarray],
+    cams: Sequence[torch.Tensor],
+    titles: Sequence[str] | None = None,
+    alpha: float = 0.45,
+    size: float = 3.0,
+):
     """Each image above its Grad-CAM overlay; returns the matplotlib figure."""
     import matplotlib.pyplot as plt
 
     n = len(images)
     if n == 0 or n != len(cams):
         raise GradCAMError(f"show_gradcam needs as many CAMs as images (got {n} images, {len(cams)} CAMs)")
-    fig, axes = plt.subplots(2, n, figsize=(size * n * images[0].shape[1] / images[0].shape[0], 2 * size),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        2, n, figsize=(size * n * images[0].shape[1] / images[0].shape[0], 2 * size), squeeze=False
+    )
     for i in range(n):
         axes[0, i].imshow(images[i])
         axes[1, i].imshow(overlay(images[i], cams[i], alpha))
@@ -201,5 +220,13 @@ def show_gradcam(images: Sequence[np.ndarray], cams: Sequence[torch.Tensor], tit
     return fig
 
 
-__all__ = ["GradCAMError", "GradCAMResult", "cam_from", "grad_cam", "mass_inside", "overlay", "show_gradcam",
-           "to_display"]
+__all__ = [
+    "GradCAMError",
+    "GradCAMResult",
+    "cam_from",
+    "grad_cam",
+    "mass_inside",
+    "overlay",
+    "show_gradcam",
+    "to_display",
+]

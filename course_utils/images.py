@@ -46,9 +46,7 @@ def sample_path(name: str) -> Path:
     try:
         return settings.data_dir() / "images" / SAMPLE_IMAGES[name]
     except KeyError:
-        raise ImageLoadError(
-            f"no bundled image called {name!r}; choose one of {', '.join(SAMPLE_IMAGES)}"
-        ) from None
+        raise ImageLoadError(f"no bundled image called {name!r}; choose one of {', '.join(SAMPLE_IMAGES)}") from None
 
 
 def sample_image(name: str) -> Image.Image:
@@ -72,16 +70,24 @@ def _describe(src: object) -> str:
 
 
 #: File signatures, to say which format a file claims to be when PIL cannot read it.
-_SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF87a", "GIF"), (b"GIF89a", "GIF"),
-               (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"))
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+)
 
 
 def _unreadable(name: str, head: bytes) -> str:
     """Why PIL cannot identify a file that starts with ``head``, in a learner's words."""
     text = head.lstrip().lower()
     if text.startswith((b"<!doctype html", b"<html", b"<head", b"<body")) or b"<html" in text[:1024]:
-        return (f"{name}: is an HTML page (a web page, often a download error or a login page), not an image; "
-                "open the address in a browser and save the picture itself")
+        return (
+            f"{name}: is an HTML page (a web page, often a download error or a login page), not an image; "
+            "open the address in a browser and save the picture itself"
+        )
     if b"<svg" in text[:1024]:
         return f"{name}: is an SVG (vector) drawing, which PIL cannot read; convert it to PNG first"
     fmt = next((f for sig, f in _SIGNATURES if head.startswith(sig)), None)
@@ -116,9 +122,7 @@ def _array_to_image(arr: np.ndarray, name: str) -> Image.Image:
     if arr.ndim == 3 and arr.shape[-1] == 1:
         arr = arr[..., 0]
     if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[-1] not in (3, 4)):
-        raise ImageLoadError(
-            f"{name}: expected an array of shape (H, W), (H, W, 3) or (H, W, 4), got {arr.shape}"
-        )
+        raise ImageLoadError(f"{name}: expected an array of shape (H, W), (H, W, 3) or (H, W, 4), got {arr.shape}")
     if arr.size == 0:
         raise ImageLoadError(f"{name}: the array is empty")
     if arr.dtype == np.bool_:
@@ -127,7 +131,9 @@ def _array_to_image(arr: np.ndarray, name: str) -> Image.Image:
         if not np.isfinite(arr).all():
             raise ImageLoadError(f"{name}: the array holds NaN or infinite values")
         if arr.min() < 0 or arr.max() > 1:
-            raise ImageLoadError(f"{name}: float arrays must hold values in [0, 1], got [{arr.min():.3g}, {arr.max():.3g}]")
+            raise ImageLoadError(
+                f"{name}: float arrays must hold values in [0, 1], got [{arr.min():.3g}, {arr.max():.3g}]"
+            )
         arr = np.round(arr * 255).astype(np.uint8)
     elif arr.dtype == np.uint16:
         arr = (arr >> 8).astype(np.uint8)

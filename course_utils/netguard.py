@@ -36,7 +36,11 @@ def is_local(host: object, own: frozenset[str] = frozenset()) -> bool:
     if isinstance(host, int):
         return False
     name = str(host).strip("[]").split("%")[0].lower()
-    if name in ("", "localhost", "localhost.localdomain", "ip6-localhost") or name.endswith(".localhost") or name in own:
+    if (
+        name in ("", "localhost", "localhost.localdomain", "ip6-localhost")
+        or name.endswith(".localhost")
+        or name in own
+    ):
         return True
     try:
         address = ipaddress.ip_address(name)
@@ -62,7 +66,6 @@ def install(record: str | os.PathLike) -> bool:
     setattr(sys, _MARK, path)
     own = frozenset({socket.gethostname().lower()})  # looking up this machine's own name stays on the machine
 
-
     def hook(event: str, args: tuple) -> None:
         if event in ("socket.connect", "socket.sendto", "socket.sendmsg"):
             address = args[1]
@@ -81,8 +84,10 @@ def install(record: str | os.PathLike) -> bool:
         else:
             return
         _record(path, what)
-        raise NetworkBlockedError(f"offline mode (COURSE_OFFLINE=1): {what} was blocked and recorded in {path}; "
-                                  "the course must not use the network here")
+        raise NetworkBlockedError(
+            f"offline mode (COURSE_OFFLINE=1): {what} was blocked and recorded in {path}; "
+            "the course must not use the network here"
+        )
 
     sys.addaudithook(hook)
     return True
@@ -107,8 +112,9 @@ if not hasattr(_s, "_course_netguard"):
 """
 
 
-def guard_children(folder: str | os.PathLike, record: str | os.PathLike,
-                   environ: MutableMapping[str, str] | None = None) -> None:
+def guard_children(
+    folder: str | os.PathLike, record: str | os.PathLike, environ: MutableMapping[str, str] | None = None
+) -> None:
     """Guard every Python started with ``environ`` (default: this process's, so kernels and workers inherit it).
 
     Writes a ``sitecustomize`` into ``folder``, puts it first on ``PYTHONPATH`` and sets ``$COURSE_NET_GUARD`` to
@@ -136,4 +142,13 @@ def records(path: str | os.PathLike) -> list[str]:
         return []
 
 
-__all__ = ["ENV", "NetworkBlockedError", "guard_children", "guarded", "install", "install_from_env", "is_local", "records"]
+__all__ = [
+    "ENV",
+    "NetworkBlockedError",
+    "guard_children",
+    "guarded",
+    "install",
+    "install_from_env",
+    "is_local",
+    "records",
+]

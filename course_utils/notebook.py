@@ -26,9 +26,11 @@ def in_notebook() -> bool:
 def banner_html(message: str, kind: str = "warning") -> str:
     """The HTML of a banner: a calm note with a coloured edge and a heading ("Note", "Info", "Ready")."""
     title, bg, fg = _STYLES.get(kind, _STYLES["info"])
-    return (f'<div class="course-banner course-banner-{html.escape(kind)}" style="background:{bg};color:#1f2328;'
-            f'border-left:4px solid {fg};padding:8px 12px;border-radius:4px;margin:4px 0;line-height:1.45">'
-            f'<b style="color:{fg}">{title}:</b> {html.escape(message)}</div>')
+    return (
+        f'<div class="course-banner course-banner-{html.escape(kind)}" style="background:{bg};color:#1f2328;'
+        f'border-left:4px solid {fg};padding:8px 12px;border-radius:4px;margin:4px 0;line-height:1.45">'
+        f'<b style="color:{fg}">{title}:</b> {html.escape(message)}</div>'
+    )
 
 
 def banner(message: str, kind: str = "warning") -> None:

@@ -30,7 +30,12 @@ class Pitfall:
     measured: str = ""
 
     def __str__(self) -> str:
-        lines = [f"⚠ {self.title}", f"  symptom : {self.symptom}", f"  cause   : {self.cause}", f"  fix     : {self.fix}"]
+        lines = [
+            f"⚠ {self.title}",
+            f"  symptom : {self.symptom}",
+            f"  cause   : {self.cause}",
+            f"  fix     : {self.fix}",
+        ]
         if self.measured:
             lines.append(f"  measured: {self.measured}")
         return "\n".join(lines)
@@ -44,10 +49,13 @@ class Pitfall:
             rows.append(("Measured here", self.measured, "#0c5460"))
         body = "".join(
             f'<tr><td style="padding:2px 10px 2px 0;color:{c};font-weight:600;vertical-align:top">{k}</td>'
-            f'<td style="padding:2px 0;text-align:left">{html.escape(v)}</td></tr>' for k, v, c in rows
+            f'<td style="padding:2px 0;text-align:left">{html.escape(v)}</td></tr>'
+            for k, v, c in rows
         )
-        return (f'<div style="border-left:4px solid #c44e52;background:#f8f9fa;padding:6px 12px;margin:4px 0">'
-                f"<b>{html.escape(self.title)}</b><table style='margin:4px 0'>{body}</table></div>")
+        return (
+            f'<div style="border-left:4px solid #c44e52;background:#f8f9fa;padding:6px 12px;margin:4px 0">'
+            f"<b>{html.escape(self.title)}</b><table style='margin:4px 0'>{body}</table></div>"
+        )
 
 
 def pitfall(title: str, symptom: str, cause: str, fix: str, measured: str = "") -> Pitfall:
@@ -91,8 +99,10 @@ def min_input_size(model: nn.Module, sizes: Iterable[int] = range(1, 257), chann
                 continue
     finally:
         model.train(was_training)
-    raise InputSizeError(f"{type(model).__name__} accepted none of the sizes tried; try larger sizes= "
-                         f"or check that the input has {channels} channels")
+    raise InputSizeError(
+        f"{type(model).__name__} accepted none of the sizes tried; try larger sizes= "
+        f"or check that the input has {channels} channels"
+    )
 
 
 __all__ = ["InputSizeError", "Pitfall", "default_num_workers", "min_input_size", "pitfall"]

@@ -55,8 +55,12 @@ def plain_log_axis(axis: Axis) -> None:
 
     lo, hi = sorted(axis.get_view_interval())
     lo = max(lo, 1e-12)
-    ticks = [m * 10.0**e for e in range(int(np.floor(np.log10(lo))) - 1, int(np.ceil(np.log10(hi))) + 1)
-             for m in (1, 2, 5) if lo <= m * 10.0**e <= hi]
+    ticks = [
+        m * 10.0**e
+        for e in range(int(np.floor(np.log10(lo))) - 1, int(np.ceil(np.log10(hi))) + 1)
+        for m in (1, 2, 5)
+        if lo <= m * 10.0**e <= hi
+    ]
     if len(ticks) > 8:
         ticks = [t for t in ticks if f"{t:.0e}"[0] in "15"]
     axis.set_major_locator(FixedLocator(ticks))
@@ -98,8 +102,9 @@ def _candidates():
             yield (dx * radius, dy * radius * 0.8), ha, va, radius > 7
 
 
-def place_labels(ax: Axes, labels: Sequence[str], xs: Sequence[float], ys: Sequence[float],
-                 fontsize: float | None = None) -> list:
+def place_labels(
+    ax: Axes, labels: Sequence[str], xs: Sequence[float], ys: Sequence[float], fontsize: float | None = None
+) -> list:
     """Annotate point i with ``labels[i]``, choosing for each label an offset that overlaps no other label,
     no point and no legend, and stays inside the axes (a small greedy placer); a label set further
     away gets a thin leader line to its point. Call it after the layout is final (after ``tight_layout``).
@@ -120,15 +125,26 @@ def place_labels(ax: Axes, labels: Sequence[str], xs: Sequence[float], ys: Seque
     for i in order:
         best = None
         for offset, ha, va, leader in _candidates():
-            text = ax.annotate(labels[i], (xs[i], ys[i]), textcoords="offset points", xytext=offset, ha=ha, va=va,
-                               fontsize=size, zorder=4)
+            text = ax.annotate(
+                labels[i],
+                (xs[i], ys[i]),
+                textcoords="offset points",
+                xytext=offset,
+                ha=ha,
+                va=va,
+                fontsize=size,
+                zorder=4,
+            )
             box = text.get_window_extent(renderer).padded(1.5)
             others = [m for j, m in enumerate(markers) if j != i]
-            score = (sum(_overlap(box, b) for b in placed + others + fixed) + 10 * _outside(box, frame))
+            score = sum(_overlap(box, b) for b in placed + others + fixed) + 10 * _outside(box, frame)
             own = _distance(*pix[i], box)
             if leader:  # the leader line must not cross another label
                 cx, cy = (box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2
-                steps = [(pix[i][0] + t * (cx - pix[i][0]), pix[i][1] + t * (cy - pix[i][1])) for t in np.linspace(0.1, 0.9, 9)]
+                steps = [
+                    (pix[i][0] + t * (cx - pix[i][0]), pix[i][1] + t * (cy - pix[i][1]))
+                    for t in np.linspace(0.1, 0.9, 9)
+                ]
                 score += 20.0 * sum(b.contains(x, y) for b in placed for x, y in steps)
             if not leader and any(_distance(*pix[j], box) < own + 3 for j in range(len(pix)) if j != i):
                 score += 50.0  # next to another point: a reader would pair the label with that one
@@ -143,10 +159,17 @@ def place_labels(ax: Axes, labels: Sequence[str], xs: Sequence[float], ys: Seque
         _, text, box, leader = best
         if leader:
             text.remove()
-            text = ax.annotate(labels[i], (xs[i], ys[i]), textcoords="offset points", xytext=text.get_position(),
-                               ha=text.get_ha(), va=text.get_va(), fontsize=size, zorder=4,
-                               arrowprops={"arrowstyle": "-", "color": "0.45", "lw": 0.7, "shrinkA": 1,
-                                           "shrinkB": 5})
+            text = ax.annotate(
+                labels[i],
+                (xs[i], ys[i]),
+                textcoords="offset points",
+                xytext=text.get_position(),
+                ha=text.get_ha(),
+                va=text.get_va(),
+                fontsize=size,
+                zorder=4,
+                arrowprops={"arrowstyle": "-", "color": "0.45", "lw": 0.7, "shrinkA": 1, "shrinkB": 5},
+            )
         text.set_in_layout(False)
         placed.append(box)
         texts.append(text)
@@ -174,15 +197,23 @@ def topk_bars(ax: Axes, preds: Sequence[tuple[str, float]], title: str | None = 
     ax.set_xlabel("probability")
     for y, p in enumerate(probs):
         inside = p > 0.75  # a long bar carries its value inside, in white, so it cannot run past the frame
-        ax.text(p - 0.02 if inside else p + 0.02, y, f"{p:.1%}", va="center", ha="right" if inside else "left",
-                color="white" if inside else "black", fontsize=MIN_TICK_PT + 0.5)
+        ax.text(
+            p - 0.02 if inside else p + 0.02,
+            y,
+            f"{p:.1%}",
+            va="center",
+            ha="right" if inside else "left",
+            color="white" if inside else "black",
+            fontsize=MIN_TICK_PT + 0.5,
+        )
     if title:
         ax.set_title(title)
     return ax
 
 
-def show_predictions(image: Image.Image | np.ndarray | torch.Tensor, preds: Sequence[tuple[str, float]],
-                     title: str | None = None) -> Figure:
+def show_predictions(
+    image: Image.Image | np.ndarray | torch.Tensor, preds: Sequence[tuple[str, float]], title: str | None = None
+) -> Figure:
     """The image on the left, its top-k probabilities on the right."""
     import matplotlib.pyplot as plt
 
@@ -196,8 +227,12 @@ def show_predictions(image: Image.Image | np.ndarray | torch.Tensor, preds: Sequ
     return fig
 
 
-def image_grid(images: Sequence[Image.Image | np.ndarray | torch.Tensor], titles: Sequence[str] | None = None,
-               ncols: int = 4, size: float = 2.5) -> Figure:
+def image_grid(
+    images: Sequence[Image.Image | np.ndarray | torch.Tensor],
+    titles: Sequence[str] | None = None,
+    ncols: int = 4,
+    size: float = 2.5,
+) -> Figure:
     """Images in a grid with optional titles (wrapped to the column width, at least 11 pt)."""
     import matplotlib.pyplot as plt
 
@@ -216,5 +251,14 @@ def image_grid(images: Sequence[Image.Image | np.ndarray | torch.Tensor], titles
     return fig
 
 
-__all__ = ["MIN_TICK_PT", "MIN_TITLE_PT", "STYLE", "apply_style", "image_grid", "place_labels", "plain_log_axis",
-           "show_predictions", "topk_bars"]
+__all__ = [
+    "MIN_TICK_PT",
+    "MIN_TITLE_PT",
+    "STYLE",
+    "apply_style",
+    "image_grid",
+    "place_labels",
+    "plain_log_axis",
+    "show_predictions",
+    "topk_bars",
+]

@@ -27,7 +27,9 @@ def topk(probs: torch.Tensor, categories: Sequence[str], k: int = 5) -> list[Pre
     """The ``k`` most probable classes of a 1-D probability vector, best first."""
     if not isinstance(probs, torch.Tensor) or probs.ndim != 1:
         shape = tuple(probs.shape) if isinstance(probs, torch.Tensor) else type(probs).__name__
-        raise InputShapeError(f"topk expects one probability vector of shape [C], got {shape}; for a batch call it per row: [topk(p, categories) for p in probs]")
+        raise InputShapeError(
+            f"topk expects one probability vector of shape [C], got {shape}; for a batch call it per row: [topk(p, categories) for p in probs]"
+        )
     k = max(1, min(int(k), probs.numel()))
     values, indices = probs.float().topk(k)
     return [Prediction(categories[i], float(v), int(i)) for v, i in zip(values.tolist(), indices.tolist())]
@@ -71,7 +73,9 @@ _FOLDED: weakref.WeakKeyDictionary[nn.Module, tuple[tuple, nn.Module | None]] = 
 def _state_token(model: nn.Module) -> tuple:
     """Changes whenever a parameter or buffer is updated in place, replaced, moved, or a module is swapped."""
     tensors = (*model.parameters(), *model.buffers())
-    return tuple((id(t), t.data_ptr(), t._version, t.dtype, t.device) for t in tensors) + (sum(1 for _ in model.modules()),)
+    return tuple((id(t), t.data_ptr(), t._version, t.dtype, t.device) for t in tensors) + (
+        sum(1 for _ in model.modules()),
+    )
 
 
 def _has_hooks(model: nn.Module) -> bool:
@@ -104,8 +108,9 @@ def inference_copy(model: nn.Module) -> nn.Module:
     return cached[1] if cached[1] is not None else model
 
 
-def predict_proba(clf: Classifier, images: str | Path | Iterable[ImageInput] | torch.Tensor,
-                  batch_size: int | None = None) -> torch.Tensor:
+def predict_proba(
+    clf: Classifier, images: str | Path | Iterable[ImageInput] | torch.Tensor, batch_size: int | None = None
+) -> torch.Tensor:
     """Class probabilities ``[N, C]`` for a folder, a list of images, or a preprocessed batch.
 
     Runs in batches under ``torch.inference_mode()``; for batches of several images it uses
@@ -134,8 +139,9 @@ def predict_proba(clf: Classifier, images: str | Path | Iterable[ImageInput] | t
     return torch.cat(out)
 
 
-def predict(clf: Classifier, images: ImageInput | str | Path | Iterable[ImageInput], top: int = 5,
-            batch_size: int | None = None) -> list[Prediction] | list[list[Prediction]]:
+def predict(
+    clf: Classifier, images: ImageInput | str | Path | Iterable[ImageInput], top: int = 5, batch_size: int | None = None
+) -> list[Prediction] | list[list[Prediction]]:
     """Top-``top`` predictions: a list for one image, a list of lists for a list or folder."""
     single = not isinstance(images, (list, tuple)) and not (isinstance(images, (str, Path)) and Path(images).is_dir())
     probs = predict_proba(clf, [images] if single else images, batch_size)

@@ -102,10 +102,14 @@ def _check_batch(x: torch.Tensor, y: torch.Tensor) -> None:
         )
 
 
-def gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
-                   layer_types: tuple[type[nn.Module], ...] = (nn.Conv2d, nn.Linear),
-                   loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy,
-                   ) -> list[tuple[str, float]]:
+def gradient_norms(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    layer_types: tuple[type[nn.Module], ...] = (nn.Conv2d, nn.Linear),
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy,
+) -> list[tuple[str, float]]:
     """L2 norm of the loss gradient w.r.t. each layer's weight, input side first: ``[(name, norm), …]``.
 
     One forward and backward pass on ``(x, y)`` in the model's current mode; gradients that were
@@ -116,17 +120,32 @@ def gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
     model.zero_grad(set_to_none=True)
     loss = loss_fn(model(x.to(device)), y.to(device))
     loss.backward()
-    norms = [(name, float(m.weight.grad.norm())) for name, m in model.named_modules()
-             if isinstance(m, layer_types) and m.weight.grad is not None]
+    norms = [
+        (name, float(m.weight.grad.norm()))
+        for name, m in model.named_modules()
+        if isinstance(m, layer_types) and m.weight.grad is not None
+    ]
     model.zero_grad(set_to_none=True)
     if not norms:
-        raise ExperimentError(f"{type(model).__name__} has no {', '.join(t.__name__ for t in layer_types)} layers with gradients")
+        raise ExperimentError(
+            f"{type(model).__name__} has no {', '.join(t.__name__ for t in layer_types)} layers with gradients"
+        )
     return norms
 
 
-def train_losses(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, steps: int = 100, batch_size: int = 64,
-                 lr: float = 0.05, momentum: float = 0.9, weight_decay: float = 0.0, seed: int = 0,
-                 loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy) -> list[float]:
+def train_losses(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    steps: int = 100,
+    batch_size: int = 64,
+    lr: float = 0.05,
+    momentum: float = 0.9,
+    weight_decay: float = 0.0,
+    seed: int = 0,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy,
+) -> list[float]:
     """Train ``model`` in place with SGD on random mini-batches of ``(x, y)``; returns the loss of every step.
 
     Batches are drawn with their own seeded generator, so two models trained with the same
@@ -178,8 +197,14 @@ class Patches:
         return iter((self.images, self.labels, self.classes))
 
 
-def photo_patches(n_per_photo: int = 128, size: int = 16, min_frac: float = 0.15, max_frac: float = 0.4,
-                  photos: Iterable[str] | None = None, seed: int = 0) -> Patches:
+def photo_patches(
+    n_per_photo: int = 128,
+    size: int = 16,
+    min_frac: float = 0.15,
+    max_frac: float = 0.4,
+    photos: Iterable[str] | None = None,
+    seed: int = 0,
+) -> Patches:
     """A small real classification set: random square crops of the bundled photos, labelled by photo.
 
     For each photo, ``n_per_photo`` crops with a side between ``min_frac`` and ``max_frac`` of
@@ -233,8 +258,9 @@ class ShapeRow:
     params: int
 
 
-def shape_table(model: nn.Module, input_size: Sequence[int] = (1, 3, 224, 224), depth: int = 1,
-                device: str | torch.device = "meta") -> list[ShapeRow]:
+def shape_table(
+    model: nn.Module, input_size: Sequence[int] = (1, 3, 224, 224), depth: int = 1, device: str | torch.device = "meta"
+) -> list[ShapeRow]:
     """Output shape of each submodule ``depth`` levels down (and shallower leaves), in call order.
 
     By default the pass runs on PyTorch's ``meta`` device on a copy of the model: shapes are
@@ -251,6 +277,7 @@ def shape_table(model: nn.Module, input_size: Sequence[int] = (1, 3, 224, 224), 
     for name, m in probe.named_modules():
         level = name.count(".") + 1 if name else 0
         if level == depth or (0 < level < depth and not any(True for _ in m.children())):
+
             def hook(mod, inputs, output, name=name):
                 out = output[0] if isinstance(output, (tuple, list)) else output
                 rows.append(ShapeRow(name, type(mod).__name__, tuple(out.shape), count_parameters(mod)))
@@ -277,8 +304,9 @@ def format_shape_table(rows: Sequence[ShapeRow]) -> str:
     return "\n".join([fmt.format(*header), fmt.format(*("-" * w for w in widths))] + [fmt.format(*ln) for ln in lines])
 
 
-def block_changes(model: nn.Module, x: torch.Tensor,
-                  block_types: tuple[type[nn.Module], ...] = (BasicBlock, Bottleneck)) -> list[tuple[str, float]]:
+def block_changes(
+    model: nn.Module, x: torch.Tensor, block_types: tuple[type[nn.Module], ...] = (BasicBlock, Bottleneck)
+) -> list[tuple[str, float]]:
     """How much each residual block changes its input: ``[(name, ‖out − in‖ / ‖in‖), …]``.
 
     Blocks whose output shape differs from their input (a projection shortcut) are reported as
@@ -341,6 +369,20 @@ def plot_losses(histories: dict[str, Sequence[float]], window: int = 10, title: 
     return fig
 
 
-__all__ = ["ExperimentError", "Patches", "ShapeRow", "TwinBlock", "block_changes", "count_parameters", "deep_cnn",
-           "format_shape_table", "gradient_norms", "photo_patches", "plot_gradient_norms", "plot_losses",
-           "shape_table", "smooth", "train_losses"]
+__all__ = [
+    "ExperimentError",
+    "Patches",
+    "ShapeRow",
+    "TwinBlock",
+    "block_changes",
+    "count_parameters",
+    "deep_cnn",
+    "format_shape_table",
+    "gradient_norms",
+    "photo_patches",
+    "plot_gradient_norms",
+    "plot_losses",
+    "shape_table",
+    "smooth",
+    "train_losses",
+]

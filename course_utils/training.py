@@ -76,8 +76,9 @@ def freeze_all_but(model: nn.Module, *keep: nn.Module) -> int:
     return count_trainable(model)
 
 
-def param_groups(model: nn.Module, head: nn.Module, head_lr: float = 1e-3, backbone_lr: float = 1e-5,
-                 weight_decay: float = 1e-4) -> list[dict]:
+def param_groups(
+    model: nn.Module, head: nn.Module, head_lr: float = 1e-3, backbone_lr: float = 1e-5, weight_decay: float = 1e-4
+) -> list[dict]:
     """Two AdamW groups: the head at ``head_lr``, everything else at ``backbone_lr``.
 
     Every parameter lands in exactly one group (all are made trainable).
@@ -86,8 +87,10 @@ def param_groups(model: nn.Module, head: nn.Module, head_lr: float = 1e-3, backb
     for p in model.parameters():
         p.requires_grad_(True)
     backbone = [p for p in model.parameters() if id(p) not in head_ids]
-    return [{"params": list(head.parameters()), "lr": head_lr, "weight_decay": weight_decay, "name": "head"},
-            {"params": backbone, "lr": backbone_lr, "weight_decay": weight_decay, "name": "backbone"}]
+    return [
+        {"params": list(head.parameters()), "lr": head_lr, "weight_decay": weight_decay, "name": "head"},
+        {"params": backbone, "lr": backbone_lr, "weight_decay": weight_decay, "name": "backbone"},
+    ]
 
 
 def freeze_bn_stats(model: nn.Module, include_trainable: bool = False) -> int:
@@ -128,6 +131,7 @@ class History:
 
 # ---------------------------------------------------------------- embedding cache
 
+
 def _state_hash(model: nn.Module) -> str:
     digest = hashlib.sha256()
     for name, t in model.state_dict().items():
@@ -163,8 +167,14 @@ def embeddings_dir() -> Path:
     return settings.data_cache_dir() / "embeddings"
 
 
-def cached_embeddings(clf: Classifier, dataset, transform: Callable | None = None, batch_size: int = 32,
-                      cache_dir: str | Path | None = None, progress: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+def cached_embeddings(
+    clf: Classifier,
+    dataset,
+    transform: Callable | None = None,
+    batch_size: int = 32,
+    cache_dir: str | Path | None = None,
+    progress: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Embeddings ``[N, D]`` and labels ``[N]`` of ``dataset`` under the frozen backbone of ``clf``.
 
     Computed once with :func:`course_utils.embeddings.extract_embeddings` and stored in
@@ -183,8 +193,9 @@ def cached_embeddings(clf: Classifier, dataset, transform: Callable | None = Non
         except Exception:  # a damaged or foreign cache file (refused by weights_only): compute afresh, replace it
             pass
     paths = [p for p, _ in dataset.samples]
-    x = extract_embeddings(frozen_backbone(clf), paths, preprocess=transform, batch_size=batch_size,
-                           device=clf.device, progress=progress)
+    x = extract_embeddings(
+        frozen_backbone(clf), paths, preprocess=transform, batch_size=batch_size, device=clf.device, progress=progress
+    )
     y = torch.tensor(dataset.targets, dtype=torch.long)
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -197,9 +208,19 @@ def cached_embeddings(clf: Classifier, dataset, transform: Callable | None = Non
 
 # ---------------------------------------------------------------- training loops
 
-def train_linear_probe(x: torch.Tensor, y: torch.Tensor, num_classes: int, x_val: torch.Tensor | None = None,
-                       y_val: torch.Tensor | None = None, epochs: int = 10, lr: float = 1e-3, batch_size: int = 32,
-                       weight_decay: float = 1e-4, seed: int = 0) -> tuple[nn.Linear, History]:
+
+def train_linear_probe(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    num_classes: int,
+    x_val: torch.Tensor | None = None,
+    y_val: torch.Tensor | None = None,
+    epochs: int = 10,
+    lr: float = 1e-3,
+    batch_size: int = 32,
+    weight_decay: float = 1e-4,
+    seed: int = 0,
+) -> tuple[nn.Linear, History]:
     """Train ``nn.Linear(D, num_classes)`` on fixed features with AdamW; returns the head and its history.
 
     Deterministic for a given ``seed`` (its own generator for init and shuffling).
@@ -239,9 +260,16 @@ def _set_trainable(params: Iterable[nn.Parameter], flag: bool) -> None:
         p.requires_grad_(flag)
 
 
-def run_epoch(model: nn.Module, loader: DataLoader, device: torch.device, optimizer: torch.optim.Optimizer | None = None,
-              scaler: torch.amp.GradScaler | None = None, amp: bool = False, desc: str = "",
-              progress: bool = True) -> tuple[float, float]:
+def run_epoch(
+    model: nn.Module,
+    loader: DataLoader,
+    device: torch.device,
+    optimizer: torch.optim.Optimizer | None = None,
+    scaler: torch.amp.GradScaler | None = None,
+    amp: bool = False,
+    desc: str = "",
+    progress: bool = True,
+) -> tuple[float, float]:
     """One pass over ``loader``: trains when ``optimizer`` is given, else evaluates. Returns (loss, accuracy)."""
     loss_fn = nn.CrossEntropyLoss()
     total, correct, loss_sum = 0, 0, 0.0
@@ -267,10 +295,20 @@ def run_epoch(model: nn.Module, loader: DataLoader, device: torch.device, optimi
     return loss_sum / max(total, 1), correct / max(total, 1)
 
 
-def fit(model: nn.Module, train_loader: DataLoader, optimizer: torch.optim.Optimizer, epochs: int,
-        val_loader: DataLoader | None = None, device: torch.device | str | None = None, head: nn.Module | None = None,
-        warmup_epochs: int = 0, amp: bool = True, freeze_bn: bool | str = True, progress: bool = True,
-        scheduler: torch.optim.lr_scheduler.LRScheduler | None = None) -> History:
+def fit(
+    model: nn.Module,
+    train_loader: DataLoader,
+    optimizer: torch.optim.Optimizer,
+    epochs: int,
+    val_loader: DataLoader | None = None,
+    device: torch.device | str | None = None,
+    head: nn.Module | None = None,
+    warmup_epochs: int = 0,
+    amp: bool = True,
+    freeze_bn: bool | str = True,
+    progress: bool = True,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+) -> History:
     """Train ``model`` for ``epochs`` and return its per-epoch :class:`History`.
 
     * ``warmup_epochs`` > 0 (needs ``head``): train only the head first, so the random head
@@ -302,8 +340,9 @@ def fit(model: nn.Module, train_loader: DataLoader, optimizer: torch.optim.Optim
         model.train()
         if freeze_bn:
             freeze_bn_stats(model, include_trainable=freeze_bn == "all")
-        loss, acc = run_epoch(model, train_loader, device, optimizer, scaler, amp,
-                              desc="warm-up" if warm else "train", progress=progress)
+        loss, acc = run_epoch(
+            model, train_loader, device, optimizer, scaler, amp, desc="warm-up" if warm else "train", progress=progress
+        )
         hist.train_loss.append(loss)
         hist.train_acc.append(acc)
         if scheduler is not None:
@@ -321,6 +360,20 @@ def fit(model: nn.Module, train_loader: DataLoader, optimizer: torch.optim.Optim
     return hist
 
 
-__all__ = ["History", "TrainingError", "cached_embeddings", "count_trainable", "embedding_cache_key", "embeddings_dir", "fit",
-           "freeze_all_but", "freeze_bn_stats", "frozen_backbone", "head_of", "param_groups", "replace_head", "run_epoch",
-           "train_linear_probe"]
+__all__ = [
+    "History",
+    "TrainingError",
+    "cached_embeddings",
+    "count_trainable",
+    "embedding_cache_key",
+    "embeddings_dir",
+    "fit",
+    "freeze_all_but",
+    "freeze_bn_stats",
+    "frozen_backbone",
+    "head_of",
+    "param_groups",
+    "replace_head",
+    "run_epoch",
+    "train_linear_probe",
+]

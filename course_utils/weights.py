@@ -31,16 +31,30 @@ def fix_hint(weights: WeightsEnum) -> str:
     )
 
 
-def download(url: str, dest: Path, *, check_hash: bool = True, timeout: float | None = None,
-             progress: bool = True, retries: int = 1) -> Path:
+def download(
+    url: str,
+    dest: Path,
+    *,
+    check_hash: bool = True,
+    timeout: float | None = None,
+    progress: bool = True,
+    retries: int = 1,
+) -> Path:
     """Download a weights file to ``dest``: verified by the SHA-256 prefix in its name, atomic, locked.
 
     Several processes asking for the same file download it once; the others wait for the
     lock and then find it. A silent server fails after ``timeout`` seconds per attempt.
     """
     match = torch.hub.HASH_REGEX.search(Path(dest).name) if check_hash else None
-    return fetch(url, dest, None, sha256_prefix=match.group(1) if match else None, timeout=timeout,
-                 retries=retries, progress=progress)
+    return fetch(
+        url,
+        dest,
+        None,
+        sha256_prefix=match.group(1) if match else None,
+        timeout=timeout,
+        retries=retries,
+        progress=progress,
+    )
 
 
 def load_state_dict(weights: WeightsEnum, progress: bool = True) -> dict[str, torch.Tensor] | None:
@@ -56,8 +70,12 @@ def load_state_dict(weights: WeightsEnum, progress: bool = True) -> dict[str, to
         try:
             download(weights.url, path, progress=progress)
         except DownloadError as exc:
-            raise WeightsUnavailableError(f"{weights}: cannot be downloaded ({exc}). To fix: {fix_hint(weights)}") from None
+            raise WeightsUnavailableError(
+                f"{weights}: cannot be downloaded ({exc}). To fix: {fix_hint(weights)}"
+            ) from None
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # a corrupt cache file: say which and how to recover
-        raise WeightsUnavailableError(f"{path}: cached weights are unreadable ({exc}); delete the file and load again") from None
+        raise WeightsUnavailableError(
+            f"{path}: cached weights are unreadable ({exc}); delete the file and load again"
+        ) from None

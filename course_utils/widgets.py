@@ -40,7 +40,9 @@ def classify_upload(clf: Classifier, name: str, content: bytes, top: int = 5):
     from .images import load_image
 
     if len(content) > MAX_UPLOAD_BYTES:
-        raise ImageLoadError(f"{name}: {len(content) / 2**20:.1f} MB is too large (limit {MAX_UPLOAD_BYTES // 2**20} MB)")
+        raise ImageLoadError(
+            f"{name}: {len(content) / 2**20:.1f} MB is too large (limit {MAX_UPLOAD_BYTES // 2**20} MB)"
+        )
     try:
         image = load_image(content)
     except ImageLoadError as exc:
@@ -57,8 +59,10 @@ def upload_classifier(clf: Classifier, top: int = 5):
     import ipywidgets as widgets
 
     upload = widgets.FileUpload(accept="image/*", multiple=False, description="Upload image")
-    status = widgets.HTML(value="Choose a photo to classify." + ("" if clf.pretrained else
-                          " <b>Warning:</b> this model has RANDOM weights here; its labels mean nothing."))
+    status = widgets.HTML(
+        value="Choose a photo to classify."
+        + ("" if clf.pretrained else " <b>Warning:</b> this model has RANDOM weights here; its labels mean nothing.")
+    )
     output = widgets.Output()
 
     def on_upload(change) -> None:

@@ -66,10 +66,14 @@ def main(argv: list[str] | None = None) -> None:
 
     clf = load_classifier(args.model, device="cpu", quiet=rank != 0)
     mean, std = clf.meta.get("mean", (0.485, 0.456, 0.406)), clf.meta.get("std", (0.229, 0.224, 0.225))
-    preprocess = build_preprocess({"resize_size": [args.image_size], "crop_size": [args.image_size],
-                                   "mean": list(mean), "std": list(std)})
-    data = (ImageFolderDataset(args.data, preprocess) if args.data
-            else course_dataset(transform=preprocess, quiet=rank != 0, progress=rank == 0))
+    preprocess = build_preprocess(
+        {"resize_size": [args.image_size], "crop_size": [args.image_size], "mean": list(mean), "std": list(std)}
+    )
+    data = (
+        ImageFolderDataset(args.data, preprocess)
+        if args.data
+        else course_dataset(transform=preprocess, quiet=rank != 0, progress=rank == 0)
+    )
     model = clf.model
     head = replace_head(model, len(data.classes))
     groups = param_groups(model, head, args.head_lr, args.backbone_lr)
@@ -96,8 +100,11 @@ def main(argv: list[str] | None = None) -> None:
         stats = torch.tensor([loss, acc], device=device)
         dist.all_reduce(stats)
         if rank == 0:
-            print(f"epoch {epoch + 1}: loss {stats[0] / world:.4f}, train acc {stats[1] / world:.3f} "
-                  f"({time.perf_counter() - start:.1f} s, {world} process(es))", flush=True)
+            print(
+                f"epoch {epoch + 1}: loss {stats[0] / world:.4f}, train acc {stats[1] / world:.3f} "
+                f"({time.perf_counter() - start:.1f} s, {world} process(es))",
+                flush=True,
+            )
     if args.dump_dir:
         Path(args.dump_dir).mkdir(parents=True, exist_ok=True)
         torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, Path(args.dump_dir) / f"rank{rank}.pt")

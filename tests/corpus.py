@@ -49,9 +49,9 @@ def picture(w: int = 48, h: int = 32) -> np.ndarray:
     """An asymmetric test picture: four solid quadrants (red, green, blue, yellow), so every flip shows."""
     a = np.zeros((h, w, 3), np.uint8)
     a[: h // 2, : w // 2] = (220, 30, 30)
-    a[: h // 2, w // 2:] = (30, 200, 40)
-    a[h // 2:, : w // 2] = (40, 40, 210)
-    a[h // 2:, w // 2:] = (230, 220, 40)
+    a[: h // 2, w // 2 :] = (30, 200, 40)
+    a[h // 2 :, : w // 2] = (40, 40, 210)
+    a[h // 2 :, w // 2 :] = (230, 220, 40)
     return a
 
 
@@ -95,8 +95,12 @@ def build(folder: Path) -> list[Case]:
     grey16 = (np.arange(32 * 48, dtype=np.uint32).reshape(32, 48) * 40).astype(np.uint16)
     grey8 = np.round(grey16 / 65535 * 255).astype(np.uint8)
     add("grey16.png", _encode(Image.fromarray(grey16), "PNG"), expected=np.repeat(grey8[..., None], 3, 2), tolerance=1)
-    add("grey16.tif", _encode(Image.fromarray(grey16).convert("I;16"), "TIFF"), expected=np.repeat(grey8[..., None], 3, 2),
-        tolerance=1)
+    add(
+        "grey16.tif",
+        _encode(Image.fromarray(grey16).convert("I;16"), "TIFF"),
+        expected=np.repeat(grey8[..., None], 3, 2),
+        tolerance=1,
+    )
     pal = img.convert("P", palette=Image.Palette.ADAPTIVE, colors=4)
     pal_arr = np.asarray(pal.convert("RGB")).copy()
     top_left = np.asarray(pal)[0, 0]
@@ -107,14 +111,25 @@ def build(folder: Path) -> list[Case]:
     grey = np.asarray(img.convert("L"))
     alpha = np.tile(np.linspace(0, 255, 48).astype(np.uint8), (32, 1))
     la = Image.merge("LA", (Image.fromarray(grey), Image.fromarray(alpha)))
-    add("grey-alpha-LA.png", _encode(la, "PNG"), expected=np.repeat(_white_composite(grey, alpha)[..., None], 3, 2),
-        tolerance=1)
+    add(
+        "grey-alpha-LA.png",
+        _encode(la, "PNG"),
+        expected=np.repeat(_white_composite(grey, alpha)[..., None], 3, 2),
+        tolerance=1,
+    )
     rgba = Image.fromarray(np.dstack([pic, alpha]))
     add("rgba.png", _encode(rgba, "PNG"), expected=_white_composite(pic, alpha), tolerance=1)
-    add("fully-transparent.png", _encode(Image.new("RGBA", (5, 4), (200, 0, 0, 0)), "PNG"),
-        expected=np.full((4, 5, 3), 255, np.uint8))
+    add(
+        "fully-transparent.png",
+        _encode(Image.new("RGBA", (5, 4), (200, 0, 0, 0)), "PNG"),
+        expected=np.full((4, 5, 3), 255, np.uint8),
+    )
     bits = Image.fromarray(grey > 128)
-    add("one-bit.png", _encode(bits, "PNG"), expected=np.repeat(np.where(grey > 128, 255, 0).astype(np.uint8)[..., None], 3, 2))
+    add(
+        "one-bit.png",
+        _encode(bits, "PNG"),
+        expected=np.repeat(np.where(grey > 128, 255, 0).astype(np.uint8)[..., None], 3, 2),
+    )
     floats = Image.fromarray(np.linspace(0, 1, 32 * 48, dtype=np.float32).reshape(32, 48), "F")
     f8 = (np.linspace(0, 1, 32 * 48).reshape(32, 48) * 255).astype(np.uint8)
     add("float32.tif", _encode(floats, "TIFF"), expected=np.repeat(f8[..., None], 3, 2), tolerance=1)
@@ -123,15 +138,28 @@ def build(folder: Path) -> list[Case]:
         stored = next(s for s in _dihedral(pic) if np.array_equal(to_display(s), pic))
         exif = Image.Exif()
         exif[0x0112] = orientation
-        add(f"exif-orientation-{orientation}.jpg", _encode(Image.fromarray(stored), "JPEG", quality=95, exif=exif),
-            expected=pic, tolerance=4)
-    add("one-pixel.png", _encode(Image.new("RGB", (1, 1), (12, 34, 56)), "PNG"),
-        expected=np.array([[[12, 34, 56]]], np.uint8))
+        add(
+            f"exif-orientation-{orientation}.jpg",
+            _encode(Image.fromarray(stored), "JPEG", quality=95, exif=exif),
+            expected=pic,
+            tolerance=4,
+        )
+    add(
+        "one-pixel.png",
+        _encode(Image.new("RGB", (1, 1), (12, 34, 56)), "PNG"),
+        expected=np.array([[[12, 34, 56]]], np.uint8),
+    )
     frames = [Image.new("RGB", (8, 6), c) for c in ((255, 0, 0), (0, 255, 0), (0, 0, 255))]
-    add("animated.gif", _encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=50, loop=0),
-        expected=np.full((6, 8, 3), (255, 0, 0), np.uint8))
-    add("multipage.tif", _encode(frames[1], "TIFF", save_all=True, append_images=[frames[2], frames[0]]),
-        expected=np.full((6, 8, 3), (0, 255, 0), np.uint8))
+    add(
+        "animated.gif",
+        _encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=50, loop=0),
+        expected=np.full((6, 8, 3), (255, 0, 0), np.uint8),
+    )
+    add(
+        "multipage.tif",
+        _encode(frames[1], "TIFF", save_all=True, append_images=[frames[2], frames[0]]),
+        expected=np.full((6, 8, 3), (0, 255, 0), np.uint8),
+    )
     if features.check("webp"):
         add("lossless.webp", _encode(img, "WEBP", lossless=True), expected=pic)
     srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
@@ -146,24 +174,40 @@ def build(folder: Path) -> list[Case]:
     add("header-only.png", png[:33], problem="damaged or truncated")
     add("zero-bytes.jpg", b"", problem="empty")
     add("notes.jpg", b"These are my notes, not a picture.\n" * 20, problem="not an image")
-    add("error-page.jpg", b"<!DOCTYPE html>\n<html><head><title>404 Not Found</title></head>"
+    add(
+        "error-page.jpg",
+        b"<!DOCTYPE html>\n<html><head><title>404 Not Found</title></head>"
         b"<body><h1>Not Found</h1><p>The requested URL was not found on this server.</p></body></html>\n",
-        problem="HTML")
-    add("random-bytes.png", np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes(), problem="not an image")
+        problem="HTML",
+    )
+    add(
+        "random-bytes.png",
+        np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes(),
+        problem="not an image",
+    )
     ihdr = struct.pack(">IIBBBBB", 40_000, 40_000, 8, 2, 0, 0, 0)
-    add("decompression-bomb.png", b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IEND", b""),
-        problem="too many pixels")
+    add(
+        "decompression-bomb.png",
+        b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IEND", b""),
+        problem="too many pixels",
+    )
     ihdr = struct.pack(">IIBBBBB", 10_000, 10_000, 8, 0, 0, 0, 0)  # 100 Mpx: above PIL's warning limit
-    add("large-100mpx.png", b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IEND", b""),
-        problem="too many pixels")
-    add("vector.jpg", b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"></svg>\n',
-        problem="SVG")
+    add(
+        "large-100mpx.png",
+        b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IEND", b""),
+        problem="too many pixels",
+    )
+    add(
+        "vector.jpg",
+        b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"></svg>\n',
+        problem="SVG",
+    )
     big_gif = bytearray(gif)
     big_gif[6:10] = struct.pack("<HH", 65535, 65535)
     add("decompression-bomb.gif", bytes(big_gif), problem="too many pixels")
     broken = bytearray(png)
     idat = broken.index(b"IDAT") + 8
-    broken[idat:idat + 6] = b"\xff" * 6
+    broken[idat : idat + 6] = b"\xff" * 6
     add("corrupt-data.png", bytes(broken), problem="damaged or truncated")
     (folder / "a folder.jpg").mkdir()
     add("a folder.jpg", None, problem="is a folder")
@@ -184,8 +228,13 @@ def _dihedral(a: np.ndarray):
 def seeds() -> dict[str, bytes]:
     """Small valid files of each format, the starting points for fuzzing."""
     img = Image.fromarray(picture(16, 12))
-    out = {"png": _encode(img, "PNG"), "jpeg": _encode(img, "JPEG", quality=80), "gif": _encode(img, "GIF"),
-           "bmp": _encode(img, "BMP"), "tiff": _encode(img, "TIFF")}
+    out = {
+        "png": _encode(img, "PNG"),
+        "jpeg": _encode(img, "JPEG", quality=80),
+        "gif": _encode(img, "GIF"),
+        "bmp": _encode(img, "BMP"),
+        "tiff": _encode(img, "TIFF"),
+    }
     if features.check("webp"):
         out["webp"] = _encode(img, "WEBP", lossless=True)
     return out

@@ -80,8 +80,9 @@ def _is_nbval_cell(item: pytest.Item) -> bool:
 def _kernel_eval(item: pytest.Item, code: str, expression: str | None = None, timeout: float = 60) -> dict | None:
     """Run ``code`` silently in the notebook's kernel; return ``expression`` evaluated there (JSON), if given."""
     kc = item.parent.kernel.kc
-    msg_id = kc.execute(code, silent=True, store_history=False,
-                        user_expressions={"r": expression} if expression else {})
+    msg_id = kc.execute(
+        code, silent=True, store_history=False, user_expressions={"r": expression} if expression else {}
+    )
     while True:
         reply = kc.get_shell_msg(timeout=timeout)
         if reply["parent_header"].get("msg_id") == msg_id:
@@ -119,8 +120,10 @@ def problems(cell: dict, outputs: list, figures: list[list[str]], random_models:
     if not tags & STDERR_TAGS:
         for out in outputs:
             if out.get("output_type") == "stream" and out.get("name") == "stderr" and out.get("text", "").strip():
-                found.append(f"writes to stderr (a warning box for the learner): {out['text'].strip()[:300]!r}; "
-                             "fix the cause, or tag the cell 'stderr-expected' if it is a deliberate demonstration")
+                found.append(
+                    f"writes to stderr (a warning box for the learner): {out['text'].strip()[:300]!r}; "
+                    "fix the cause, or tag the cell 'stderr-expected' if it is a deliberate demonstration"
+                )
     names = [n for n in (_norm(m) for m in random_models) if n]
     for titles in figures:
         for title in titles:
@@ -206,8 +209,9 @@ def screenshot(notebook: Path, png: Path, width: int = 1280) -> Path | None:
         try:
             page = browser.new_page(viewport={"width": width, "height": 900})
             # Offline and self-contained: the page's CDN scripts (require.js, MathJax) are not fetched.
-            page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:")
-                       else route.abort())
+            page.route(
+                "**/*", lambda route: route.continue_() if route.request.url.startswith("file:") else route.abort()
+            )
             page.goto(page_html.as_uri(), wait_until="load", timeout=60_000)
             page.screenshot(path=str(png), full_page=True, timeout=60_000)
         finally:

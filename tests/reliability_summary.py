@@ -25,7 +25,6 @@ STATE_ENV = "COURSE_RELIABILITY_DIR"
 NET_ENV = "COURSE_NET_GUARD"
 
 
-
 def _offline() -> bool:
     return os.environ.get("COURSE_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
 
@@ -102,7 +101,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     terminalreporter.write_sep("-", "reliability", red=bad, green=not bad)
     terminalreporter.write_line(
         f"reliability: {total['inputs']} inputs tried, {total['faults']} faults injected, {total['lost']} files lost, "
-        f"{len(blocked)} network connections ({guard})", red=bad, green=not bad)
+        f"{len(blocked)} network connections ({guard})",
+        red=bad,
+        green=not bad,
+    )
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -92,6 +92,7 @@ def test_compare_functions_alternates_candidates_round_by_round():
         def fn():
             log.append(name)
             time.sleep(0.003)  # > 2 ms: one call per run, so the log shows the rounds
+
         return fn
 
     timings = compare_functions({"A": make("A"), "B": make("B")}, warmup=1, min_run_time=0.02)
@@ -156,8 +157,12 @@ def test_matmul_gflops_positive():
 
 
 def test_profile_models_rows_and_table():
-    rows = profile_models({"v3s": torchvision.models.mobilenet_v3_small()}, input_size=64, min_run_time=0.05,
-                          extra={"v3s": {"acc@1": 67.7}})
+    rows = profile_models(
+        {"v3s": torchvision.models.mobilenet_v3_small()},
+        input_size=64,
+        min_run_time=0.05,
+        extra={"v3s": {"acc@1": 67.7}},
+    )
     row = rows[0]
     assert row["name"] == "v3s" and row["acc@1"] == 67.7
     assert row["params_M"] == pytest.approx(2.542856) and row["GFLOPs"] > 0 and row["latency_ms"] > 0

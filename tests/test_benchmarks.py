@@ -30,8 +30,11 @@ RESULT_LINE = re.compile(r"^[a-z0-9_]+: .+ \(.+\)$")
 
 def test_interleaved_times_every_function_each_round_and_ratio_is_slow_over_fast():
     calls = []
-    s = benchlib.interleaved({"slow": lambda: (calls.append("s"), time.sleep(0.02)),
-                              "fast": lambda: (calls.append("f"), time.sleep(0.005))}, rounds=3, warmup=1)
+    s = benchlib.interleaved(
+        {"slow": lambda: (calls.append("s"), time.sleep(0.02)), "fast": lambda: (calls.append("f"), time.sleep(0.005))},
+        rounds=3,
+        warmup=1,
+    )
     assert calls == ["s", "f"] * 4  # one warm-up round, then three timed rounds, in turn
     assert len(s["slow"].times) == 3 and s["slow"].lo <= s["slow"].median <= s["slow"].hi
     r = benchlib.ratio(s["slow"], s["fast"])
@@ -55,8 +58,11 @@ def test_wrapper_reports_the_peak_rss_of_a_grandchild(tmp_path):
     grandchild = "b = bytearray(300 * 2**20); b[::4096] = b'x' * len(b[::4096])"
     child = f"import subprocess, sys; sys.exit(subprocess.call([sys.executable, '-c', {grandchild!r}]))"
     out = tmp_path / "rusage.json"
-    subprocess.run([sys.executable, "-c", bench_notebooks.WRAPPER, sys.executable, "-c", child],
-                   env=dict(os.environ, OUT_JSON=str(out)), check=True)
+    subprocess.run(
+        [sys.executable, "-c", bench_notebooks.WRAPPER, sys.executable, "-c", child],
+        env=dict(os.environ, OUT_JSON=str(out)),
+        check=True,
+    )
     result = json.loads(out.read_text())
     assert result["rc"] == 0
     assert result["maxrss"] >= 300 * 2**20
@@ -80,8 +86,14 @@ def test_record_replaces_only_the_results_section(tmp_path, monkeypatch):
 
 def test_a_benchmark_script_runs_and_ends_with_its_result_line():
     env = dict(os.environ, COURSE_OFFLINE="1", COURSE_THREADS="1")
-    proc = subprocess.run([sys.executable, str(BENCH / "bench_image_pipeline.py"), "--rounds", "2"],
-                          cwd=BENCH.parent, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "bench_image_pipeline.py"), "--rounds", "2"],
+        cwd=BENCH.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     last = proc.stdout.strip().splitlines()[-1]
     assert RESULT_LINE.match(last) and last.startswith("image_pipeline_ratio: "), proc.stdout + proc.stderr
     assert "max |Δ| 0.0e+00" in last  # the course loader and PIL + weights.transforms() give the same batch
@@ -99,8 +111,9 @@ def test_to_channels_last_matches_module_to_and_keeps_parameters():
     assert model.conv1.weight.is_contiguous(memory_format=torch.channels_last)
     assert not model.conv1.weight.is_contiguous()
     with torch.no_grad():
-        torch.testing.assert_close(model(x.contiguous(memory_format=torch.channels_last)), reference(x),
-                                   atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(
+            model(x.contiguous(memory_format=torch.channels_last)), reference(x), atol=1e-4, rtol=1e-4
+        )
     to_channels_last(model)  # idempotent
     assert model.conv1.weight.is_contiguous(memory_format=torch.channels_last)
 
@@ -109,8 +122,9 @@ def test_default_batch_size_and_predict_proba_agrees_across_batch_sizes():
     assert default_batch_size("cpu") == 16 and default_batch_size(torch.device("cuda")) == 32
     clf = load_classifier("efficientnet_lite0", device="cpu")
     photos = list(sample_images().values())[:3]
-    torch.testing.assert_close(predict_proba(clf, photos), predict_proba(clf, photos, batch_size=1),
-                               atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(
+        predict_proba(clf, photos), predict_proba(clf, photos, batch_size=1), atol=1e-5, rtol=1e-4
+    )
     block = next(m for m in clf.model.modules() if isinstance(m, torch.nn.BatchNorm2d))
     block.train()  # one submodule left in training mode: predict_proba must still evaluate the whole model
     predict_proba(clf, photos[:1])

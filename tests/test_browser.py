@@ -57,11 +57,24 @@ def lab(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}  # the learner's inline figures
     env = {**env, "JUPYTER_CONFIG_DIR": str(tmp_path / "config"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}", "--ServerApp.open_browser=False",
-         "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--ip=127.0.0.1",
+            f"--port={port}",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={tmp_path}",
+            "--ServerApp.open_browser=False",
+            "--LabApp.news_url=",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ]
         + (["--allow-root"] if os.geteuid() == 0 else []),
-        env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "lab.log", "w"))
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp_path / "lab.log", "w"),
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -90,9 +103,19 @@ def browser():
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
         chromium = pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"])
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-dev-shm-usage",
+            ],
+        )
         yield chromium
         chromium.close()
 
@@ -111,7 +134,9 @@ def _run_all(page, base: str, token: str, name: str) -> None:
         try:
             page.wait_for_function(
                 "sel => /\\[(\\*|\\d+)\\]/.test(document.querySelector(sel).textContent)",
-                arg=f"{panel} .jp-CodeCell .jp-InputPrompt", timeout=60_000)
+                arg=f"{panel} .jp-CodeCell .jp-InputPrompt",
+                timeout=60_000,
+            )
             break
         except Exception:
             continue
@@ -124,7 +149,9 @@ def _run_all(page, base: str, token: str, name: str) -> None:
             if (panel.querySelector('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')) return true;
             const prompts = [...panel.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(p => p.textContent);
             return prompts.length > 0 && prompts.every(t => /\\[\\d+\\]/.test(t));
-        }""", timeout=300_000)
+        }""",
+        timeout=300_000,
+    )
     errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
     texts = [errors.nth(i).inner_text() for i in range(errors.count())]
     assert not [t for t in texts if "Error" in t or "Traceback" in t], texts
@@ -145,7 +172,8 @@ def test_notebook_runs_and_widget_calls_back_in_real_browser(lab, browser):
         page.keyboard.press("ArrowRight")  # one step: 256 → 288, sent to the kernel, callback updates the label
         page.wait_for_function(
             """() => [...document.querySelectorAll('.widget-label')].some(e => e.textContent.includes('288²'))""",
-            timeout=60_000)
+            timeout=60_000,
+        )
         assert "288² = 82,944 pixels" in page.locator(".widget-label", has_text="288").first.inner_text()
         label.scroll_into_view_if_needed()
     finally:
@@ -166,7 +194,8 @@ def test_upload_widget_classifies_in_real_browser(lab, browser, tmp_path):
         chooser.value.set_files(str(ROOT / "data" / "images" / "coffee.jpg"))
         page.wait_for_function(
             """() => [...document.querySelectorAll('.widget-html')].some(e => e.textContent.includes('coffee.jpg: espresso'))""",
-            timeout=60_000)
+            timeout=60_000,
+        )
         bad = tmp_path / "notes.jpg"
         bad.write_text("<html>not a photo</html>")
         with page.expect_file_chooser() as chooser:
@@ -174,7 +203,8 @@ def test_upload_widget_classifies_in_real_browser(lab, browser, tmp_path):
         chooser.value.set_files(str(bad))
         page.wait_for_function(
             """() => [...document.querySelectorAll('.widget-html')].some(e => e.textContent.includes('Could not classify: notes.jpg'))""",
-            timeout=60_000)
+            timeout=60_000,
+        )
         page.locator(".widget-html", has_text="Could not classify").first.scroll_into_view_if_needed()
         assert page.locator(".jp-OutputArea-output img").count() >= 3  # inline figures, the top-5 bars among them
     finally:

@@ -17,8 +17,9 @@ ENV = {**os.environ, "COURSE_OFFLINE": "1"}
 
 
 def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "course_utils", *args], capture_output=True, text=True,
-                          env=env or ENV, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "course_utils", *args], capture_output=True, text=True, env=env or ENV, timeout=300
+    )
 
 
 def test_predict_cat_and_espresso_offline():
@@ -61,17 +62,37 @@ def test_predict_a_folder():
 def test_random_weights_are_never_presented_as_real(tmp_path):
     result = run("predict", "data/images/chelsea.jpg", "--model", "resnet18", env={**ENV, "TORCH_HOME": str(tmp_path)})
     assert result.returncode == 2 and "meaningless" in result.stderr and result.stdout == ""
-    forced = run("predict", "data/images/chelsea.jpg", "--model", "resnet18", "--allow-random", "--top", "2",
-                 env={**ENV, "TORCH_HOME": str(tmp_path)})
+    forced = run(
+        "predict",
+        "data/images/chelsea.jpg",
+        "--model",
+        "resnet18",
+        "--allow-random",
+        "--top",
+        "2",
+        env={**ENV, "TORCH_HOME": str(tmp_path)},
+    )
     assert forced.returncode == 0 and len(forced.stdout.splitlines()) == 2
 
 
 def test_doctor_reports_what_an_instructor_needs(tmp_path):
     result = run("doctor", env={**ENV, "TORCH_HOME": str(tmp_path)})
     out = result.stdout
-    for needle in ("Python", "torch", "torchvision", "device", "offline mode", "ON", "weights resnet50",
-                   "NOT cached", "weights efficientnet_lite0", "SHA-256 verified", "widgets", "jupyterlab_widgets",
-                   str(tmp_path)):
+    for needle in (
+        "Python",
+        "torch",
+        "torchvision",
+        "device",
+        "offline mode",
+        "ON",
+        "weights resnet50",
+        "NOT cached",
+        "weights efficientnet_lite0",
+        "SHA-256 verified",
+        "widgets",
+        "jupyterlab_widgets",
+        str(tmp_path),
+    ):
         assert needle in out, needle
     assert result.returncode == 0
 
@@ -99,8 +120,13 @@ _GUARD = textwrap.dedent("""
 
 def test_offline_mode_opens_no_socket(tmp_path):
     """Audit hooks see every socket connect, DNS lookup and urllib request: offline there must be none."""
-    result = subprocess.run([sys.executable, "-c", _GUARD], capture_output=True, text=True, timeout=300,
-                            env={**ENV, "TORCH_HOME": str(tmp_path)})
+    result = subprocess.run(
+        [sys.executable, "-c", _GUARD],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**ENV, "TORCH_HOME": str(tmp_path)},
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "NETWORK EVENTS: []" in result.stdout, result.stdout
 
@@ -158,8 +184,9 @@ _DOCTOR_AS_USER = textwrap.dedent("""
 
 
 def _doctor_as_user(env: dict) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "-c", _DOCTOR_AS_USER], capture_output=True, text=True, env=env,
-                            timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", _DOCTOR_AS_USER], capture_output=True, text=True, env=env, timeout=300
+    )
     if result.returncode == 77:
         pytest.skip(result.stdout.strip().removeprefix("SKIP: "))
     return result

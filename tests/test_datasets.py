@@ -124,7 +124,9 @@ def test_own_folder_errors_name_the_problem(tmp_path):
         ImageFolderDataset(root)
     (root / "birds" / "broken.jpg").write_bytes(b"this is not a jpeg")
     (root / "birds" / "empty.png").write_bytes(b"")
-    with pytest.raises(DatasetError, match=r"2 unreadable image\(s\).*broken\.jpg.*empty\.png|2 unreadable.*empty\.png.*broken"):
+    with pytest.raises(
+        DatasetError, match=r"2 unreadable image\(s\).*broken\.jpg.*empty\.png|2 unreadable.*empty\.png.*broken"
+    ):
         ImageFolderDataset(root)
     with pytest.raises(DatasetError, match="at least 2"):
         ImageFolderDataset(_make_folder(tmp_path / "one", {"only": 2}))
@@ -161,16 +163,27 @@ def test_download_extract_chain_with_local_server(tmp_path, monkeypatch):
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{httpd.server_address[1]}/tiny.tgz"
-        info = DatasetInfo("tiny", (url,), hashlib.sha256(archive).hexdigest(), len(archive), "CC0", ("a", "b"),
-                           "test data", subfolder="tiny")
+        info = DatasetInfo(
+            "tiny",
+            (url,),
+            hashlib.sha256(archive).hexdigest(),
+            len(archive),
+            "CC0",
+            ("a", "b"),
+            "test data",
+            subfolder="tiny",
+        )
         monkeypatch.setitem(datasets.REGISTRY, "tiny", info)
         monkeypatch.delenv("COURSE_OFFLINE", raising=False)
         monkeypatch.setenv("COURSE_DATA", str(tmp_path / "cache"))
         data = course_dataset("tiny", progress=False)
         assert data.classes == ["a", "b"] and len(data) == 4
         assert data.root == tmp_path / "cache" / "datasets" / "tiny" / "tiny"
-        monkeypatch.setitem(datasets.REGISTRY, "tiny", DatasetInfo("tiny", (url,), "0" * 64, 1, "CC0", ("a", "b"),
-                                                                    "test data", subfolder="tiny"))
+        monkeypatch.setitem(
+            datasets.REGISTRY,
+            "tiny",
+            DatasetInfo("tiny", (url,), "0" * 64, 1, "CC0", ("a", "b"), "test data", subfolder="tiny"),
+        )
         assert len(course_dataset("tiny")) == 4  # extracted folder is reused, nothing downloaded again
     finally:
         httpd.shutdown()

@@ -18,12 +18,38 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_two_ranks_end_with_identical_weights(tmp_path):
-    env = {**os.environ, "COURSE_OFFLINE": "1", "OMP_NUM_THREADS": "1", "COURSE_THREADS": "1",
-           "COURSE_DATA": str(tmp_path / "cache"), "CUDA_VISIBLE_DEVICES": ""}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           str(ROOT / "scripts" / "ddp_finetune.py"), "--model", "resnet18", "--image-size", "64",
-           "--batch-size", "4", "--max-steps", "2", "--head-lr", "1e-2", "--backbone-lr", "1e-3",
-           "--out", str(tmp_path / "ddp.pt"), "--dump-dir", str(tmp_path)]
+    env = {
+        **os.environ,
+        "COURSE_OFFLINE": "1",
+        "OMP_NUM_THREADS": "1",
+        "COURSE_THREADS": "1",
+        "COURSE_DATA": str(tmp_path / "cache"),
+        "CUDA_VISIBLE_DEVICES": "",
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        str(ROOT / "scripts" / "ddp_finetune.py"),
+        "--model",
+        "resnet18",
+        "--image-size",
+        "64",
+        "--batch-size",
+        "4",
+        "--max-steps",
+        "2",
+        "--head-lr",
+        "1e-2",
+        "--backbone-lr",
+        "1e-3",
+        "--out",
+        str(tmp_path / "ddp.pt"),
+        "--dump-dir",
+        str(tmp_path),
+    ]
     result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "2 process(es)" in result.stdout

@@ -57,9 +57,17 @@ class Gate(nn.Module):
 def small_net(seed: int = 0) -> nn.Module:
     """A real little CNN (conv-BN-ReLU ×2, pool, linear) with non-trivial BatchNorm statistics, in eval mode."""
     torch.manual_seed(seed)
-    net = nn.Sequential(nn.Conv2d(3, 8, 3, 2, 1, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
-                        nn.Conv2d(8, 16, 3, 1, 1, groups=8, bias=True), nn.BatchNorm2d(16), nn.ReLU(),
-                        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10))
+    net = nn.Sequential(
+        nn.Conv2d(3, 8, 3, 2, 1, bias=False),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
+        nn.Conv2d(8, 16, 3, 1, 1, groups=8, bias=True),
+        nn.BatchNorm2d(16),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(16, 10),
+    )
     return randomise_bn(net, seed).eval()
 
 
@@ -175,8 +183,15 @@ def test_export_pte_matches_eager_and_checks_its_input_shape(tmp_path, capfd):
 @needs_et
 def test_int8_pte_with_pt2e_runs_and_is_smaller(tmp_path):
     torch.manual_seed(0)
-    net = nn.Sequential(nn.Conv2d(3, 32, 3, 1, 1), nn.ReLU(), nn.Conv2d(32, 32, 3, 1, 1), nn.ReLU(),
-                        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 10)).eval()
+    net = nn.Sequential(
+        nn.Conv2d(3, 32, 3, 1, 1),
+        nn.ReLU(),
+        nn.Conv2d(32, 32, 3, 1, 1),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(32, 10),
+    ).eval()
     x = torch.randn(1, 3, 32, 32)
     calibration = torch.randn(8, 3, 32, 32)
     program = quantize_pt2e(export_program(net, x), calibration)

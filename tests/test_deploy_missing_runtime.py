@@ -27,8 +27,14 @@ def broken_runtimes(tmp_path: Path) -> dict[str, str]:
     for name in ("onnxruntime", "executorch"):
         (tmp_path / name).mkdir()
         (tmp_path / name / "__init__.py").write_text(f"raise ImportError({MESSAGE!r})\n")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
-               COURSE_OFFLINE="1", COURSE_THREADS="1", OMP_NUM_THREADS="1", MPLBACKEND="Agg")
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+        COURSE_OFFLINE="1",
+        COURSE_THREADS="1",
+        OMP_NUM_THREADS="1",
+        MPLBACKEND="Agg",
+    )
     env.pop("PYTEST_CURRENT_TEST", None)
     return env
 
@@ -54,8 +60,9 @@ print(json.dumps({"status": status, "errors": errors, "folded_bn": count_batchno
 
 
 def test_torch_only_paths_work_and_runtime_errors_say_what_to_do(broken_runtimes, tmp_path):
-    proc = subprocess.run([sys.executable, "-c", SCRIPT], env=broken_runtimes, cwd=tmp_path, capture_output=True,
-                          text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", SCRIPT], env=broken_runtimes, cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert all(MESSAGE in why for why in result["status"].values()), result["status"]
@@ -70,12 +77,18 @@ def test_notebook_09_runs_every_other_section_and_says_which_it_skipped(broken_r
     km = KernelManager(kernel_name="python3")
     km.start_kernel(cwd=str(NOTEBOOK.parent), env=broken_runtimes)
     try:
-        NotebookClient(nb, km=km, timeout=600, allow_errors=False,
-                       resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
+        NotebookClient(
+            nb, km=km, timeout=600, allow_errors=False, resources={"metadata": {"path": str(NOTEBOOK.parent)}}
+        ).execute()
     finally:
         km.shutdown_kernel(now=True)
-    streams = [(o.get("name"), o.get("text", "")) for c in nb.cells if c.cell_type == "code" for o in c.outputs
-               if o.get("output_type") == "stream"]
+    streams = [
+        (o.get("name"), o.get("text", ""))
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if o.get("output_type") == "stream"
+    ]
     text = "".join(t for _, t in streams)
     for section in (4, 5, 6):
         assert f"Section {section} skipped" in text, f"section {section} does not say it was skipped"

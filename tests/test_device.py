@@ -54,12 +54,12 @@ def test_thread_precedence_argument_course_threads_omp_then_cpus():
     from course_utils.device import resolve_threads
 
     env = {"COURSE_THREADS": "3", "OMP_NUM_THREADS": "5"}
-    assert resolve_threads(2, env, cpu_count=8) == 2          # an explicit argument wins
-    assert resolve_threads(None, env, cpu_count=8) == 3       # then COURSE_THREADS
+    assert resolve_threads(2, env, cpu_count=8) == 2  # an explicit argument wins
+    assert resolve_threads(None, env, cpu_count=8) == 3  # then COURSE_THREADS
     assert resolve_threads(None, {"OMP_NUM_THREADS": "5"}, cpu_count=8) == 5  # then OMP_NUM_THREADS, as torch does
     assert resolve_threads(None, {"OMP_NUM_THREADS": "4,2"}, cpu_count=8) == 4  # OpenMP's nested form
-    assert resolve_threads(None, {}, cpu_count=8) == 8        # then the CPU count
-    for bad in ("", "zero", "0", "-2"):                       # invalid values are skipped, not fatal
+    assert resolve_threads(None, {}, cpu_count=8) == 8  # then the CPU count
+    for bad in ("", "zero", "0", "-2"):  # invalid values are skipped, not fatal
         assert resolve_threads(None, {"COURSE_THREADS": bad, "OMP_NUM_THREADS": "6"}, cpu_count=8) == 6
     assert resolve_threads(0, env, cpu_count=8) == 1
 
@@ -87,7 +87,9 @@ def test_setup_applies_the_course_figure_style():
     finally:
         torch.set_num_threads(before)
     assert matplotlib.rcParams["axes.titlesize"] >= MIN_TITLE_PT
-    assert matplotlib.rcParams["xtick.labelsize"] >= MIN_TICK_PT and matplotlib.rcParams["ytick.labelsize"] >= MIN_TICK_PT
+    assert (
+        matplotlib.rcParams["xtick.labelsize"] >= MIN_TICK_PT and matplotlib.rcParams["ytick.labelsize"] >= MIN_TICK_PT
+    )
 
 
 def _run(code: str, path: str) -> str:

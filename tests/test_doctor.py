@@ -11,10 +11,18 @@ from course_utils.notebook import banner_html
 
 ROWS = [
     ("Python", True, "3.11.7"),
-    ("weights resnet18", True, "ResNet18_Weights.IMAGENET1K_V1 NOT cached (resnet18-f37072fd.pth): random weights "
-                               "offline; `python -m course_utils fetch` prepares it"),
-    ("weights efficientnet_lite0", False, "/work/main/.venv/lib/python3.11/site-packages/efficientnet_lite0_pytorch"
-                                          "_model/models/efficientnet-lite0-57934424.pth (SHA-256 MISMATCH)"),
+    (
+        "weights resnet18",
+        True,
+        "ResNet18_Weights.IMAGENET1K_V1 NOT cached (resnet18-f37072fd.pth): random weights "
+        "offline; `python -m course_utils fetch` prepares it",
+    ),
+    (
+        "weights efficientnet_lite0",
+        False,
+        "/work/main/.venv/lib/python3.11/site-packages/efficientnet_lite0_pytorch"
+        "_model/models/efficientnet-lite0-57934424.pth (SHA-256 MISMATCH)",
+    ),
 ]
 
 

@@ -152,14 +152,18 @@ def _info(name: str, kind: bytes = tarfile.REGTYPE, link: str = "") -> tarfile.T
     return info
 
 
-@pytest.mark.parametrize("bad", [
-    (_info("/etc/evil"), b"x"),
-    (_info("data/../../evil"), b"x"),
-    (_info("data/link", tarfile.SYMTYPE, "../../outside"), None),
-    (_info("data/abs", tarfile.SYMTYPE, "/etc/passwd"), None),
-    (_info("data/hard", tarfile.LNKTYPE, "../outside"), None),
-    (_info("data/dev", tarfile.CHRTYPE), None),
-], ids=["absolute", "dotdot", "symlink-out", "symlink-abs", "hardlink-out", "device"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        (_info("/etc/evil"), b"x"),
+        (_info("data/../../evil"), b"x"),
+        (_info("data/link", tarfile.SYMTYPE, "../../outside"), None),
+        (_info("data/abs", tarfile.SYMTYPE, "/etc/passwd"), None),
+        (_info("data/hard", tarfile.LNKTYPE, "../outside"), None),
+        (_info("data/dev", tarfile.CHRTYPE), None),
+    ],
+    ids=["absolute", "dotdot", "symlink-out", "symlink-abs", "hardlink-out", "device"],
+)
 def test_unsafe_tar_rejected(tmp_path, bad):
     archive = _tar(tmp_path / "a.tgz", [(_info("data/ok.txt"), b"fine"), bad])
     with pytest.raises(UnsafeArchiveError, match="refusing|links|device"):
@@ -177,7 +181,9 @@ def test_unsafe_zip_rejected(tmp_path):
 
 
 def test_safe_extract_good_archive(tmp_path):
-    archive = _tar(tmp_path / "a.tgz", [(_info("root/a/1.txt"), b"one"), (_info("root/a/link", tarfile.SYMTYPE, "1.txt"), None)])
+    archive = _tar(
+        tmp_path / "a.tgz", [(_info("root/a/1.txt"), b"one"), (_info("root/a/link", tarfile.SYMTYPE, "1.txt"), None)]
+    )
     out = safe_extract(archive, tmp_path / "out")
     assert (out / "root/a/1.txt").read_text() == "one" and (out / "root/a/link").read_text() == "one"
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]

@@ -24,7 +24,7 @@ from course_utils.exercises import (
 ROOT = Path(__file__).resolve().parent.parent
 EXERCISES = all_exercises()
 MIN_WRONG = 5  #: typical wrong answers every exercise must reject, each with a specific message
-EMOJI = re.compile("[\U0001F300-\U0001FAFF\u2600-\u26FF\u2705\u274C\u231B\u23F3]")
+EMOJI = re.compile("[\U0001f300-\U0001faff\u2600-\u26ff\u2705\u274c\u231b\u23f3]")
 
 
 def _solutions(ex_id: str):
@@ -89,8 +89,10 @@ def test_show_solution_works_for_every_id(ex_id, capsys):
 
 
 def _notebook_sources() -> dict[str, list[str]]:
-    return {nb.name[:2]: ["".join(c["source"]) for c in json.loads(nb.read_text())["cells"]]
-            for nb in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))}
+    return {
+        nb.name[:2]: ["".join(c["source"]) for c in json.loads(nb.read_text())["cells"]]
+        for nb in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    }
 
 
 def test_every_exercise_is_used_in_its_notebook():

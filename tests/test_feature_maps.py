@@ -33,7 +33,12 @@ def maps(lite0):
 
 
 def test_feature_maps_shapes_and_values(lite0, maps):
-    assert [tuple(maps[s].shape) for s in STAGES] == [(2, 24, 56, 56), (2, 40, 28, 28), (2, 112, 14, 14), (2, 320, 7, 7)]
+    assert [tuple(maps[s].shape) for s in STAGES] == [
+        (2, 24, 56, 56),
+        (2, 40, 28, 28),
+        (2, 112, 14, 14),
+        (2, 320, 7, 7),
+    ]
     assert hook_count(lite0.model) == 0
     # the last stage feeds the head: conv_head → bn → ReLU6 → pool reproduces forward_features
     m = lite0.model

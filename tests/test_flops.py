@@ -22,7 +22,9 @@ def test_agrees_with_torchvision_meta(name):
     assert cost.params == meta["num_params"]
 
 
-@pytest.mark.parametrize("k,m,n,size,stride", [(3, 8, 16, 14, 1), (3, 32, 64, 28, 2), (5, 16, 24, 10, 1), (1, 7, 9, 5, 1)])
+@pytest.mark.parametrize(
+    "k,m,n,size,stride", [(3, 8, 16, 14, 1), (3, 32, 64, 28, 2), (5, 16, 24, 10, 1), (1, 7, 9, 5, 1)]
+)
 def test_conv_flops_match_formula(k, m, n, size, stride):
     conv = nn.Conv2d(m, n, k, stride=stride, padding=k // 2, bias=False)
     out = (size + 2 * (k // 2) - k) // stride + 1

@@ -109,9 +109,16 @@ def test_exif_orientation_is_applied(tmp_path, orientation):
     base = Image.new("RGB", (40, 20), "white")
     base.paste((255, 0, 0), (0, 0, 10, 10))  # red square top-left of the upright image
     # Store the image as a camera would: pixels transformed the inverse way, tag says how to undo it.
-    inverse = {1: None, 2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
-               4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_90,
-               7: Image.Transpose.TRANSVERSE, 8: Image.Transpose.ROTATE_270}[orientation]
+    inverse = {
+        1: None,
+        2: Image.Transpose.FLIP_LEFT_RIGHT,
+        3: Image.Transpose.ROTATE_180,
+        4: Image.Transpose.FLIP_TOP_BOTTOM,
+        5: Image.Transpose.TRANSPOSE,
+        6: Image.Transpose.ROTATE_90,
+        7: Image.Transpose.TRANSVERSE,
+        8: Image.Transpose.ROTATE_270,
+    }[orientation]
     stored = base.transpose(inverse) if inverse is not None else base
     exif = Image.Exif()
     exif[0x0112] = orientation

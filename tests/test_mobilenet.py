@@ -20,9 +20,14 @@ def test_copy_weights_between_differently_named_modules():
             m.running_mean.uniform_(-1, 1)
             m.running_var.uniform_(0.5, 2)
     mine = nn.Sequential(
-        nn.Conv2d(16, 96, 1, bias=False), nn.BatchNorm2d(96), nn.ReLU6(),
-        nn.Conv2d(96, 96, 3, 1, 1, groups=96, bias=False), nn.BatchNorm2d(96), nn.ReLU6(),
-        nn.Conv2d(96, 16, 1, bias=False), nn.BatchNorm2d(16),
+        nn.Conv2d(16, 96, 1, bias=False),
+        nn.BatchNorm2d(96),
+        nn.ReLU6(),
+        nn.Conv2d(96, 96, 3, 1, 1, groups=96, bias=False),
+        nn.BatchNorm2d(96),
+        nn.ReLU6(),
+        nn.Conv2d(96, 16, 1, bias=False),
+        nn.BatchNorm2d(16),
     ).eval()
     pairs = copy_weights(ref, mine)
     assert pairs[0] == ("conv.0.0.weight", "0.weight")

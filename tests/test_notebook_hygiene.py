@@ -57,7 +57,9 @@ def test_has_exercises_with_headings(nb):
     ids = re.findall(r'check\("(\d\d\.\d+)"', text)
     assert len(set(ids)) >= 3, f"{nb.name}: at least 3 auto-checked exercises"
     for ex_id in set(ids):
-        assert f"### Exercise {ex_id}" in text, f"{nb.name}: exercise {ex_id} lacks its '### Exercise {ex_id} — …' heading"
+        assert f"### Exercise {ex_id}" in text, (
+            f"{nb.name}: exercise {ex_id} lacks its '### Exercise {ex_id} — …' heading"
+        )
         assert ex_id.startswith(nb.name[:2]), f"{nb.name}: exercise {ex_id} belongs to another notebook"
 
 
@@ -81,13 +83,18 @@ def test_colab_and_binder_ready(nb):
 
 
 def test_every_torch_load_is_weights_only():
-    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "*.py", "*.ipynb"],
-                           cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    files = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "*.py", "*.ipynb"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     offenders = []
     for name in files:
         text = (ROOT / name).read_text(encoding="utf-8", errors="ignore")
         for m in re.finditer(r"torch\.load\(", text):
-            call = text[m.start(): m.start() + 400]
+            call = text[m.start() : m.start() + 400]
             depth, end = 0, 0
             for i, ch in enumerate(call):
                 depth += ch == "("
@@ -101,6 +108,7 @@ def test_every_torch_load_is_weights_only():
 
 
 def test_ruff_clean():
-    result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], cwd=ROOT,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "."], cwd=ROOT, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -30,13 +30,16 @@ def test_stderr_is_flagged_unless_tagged():
     assert problems(_cell(), [_stream("fine\n")], [], []) == []
 
 
-@pytest.mark.parametrize("text, bad", [
-    ("standard 3×3: 417.2 GFLOP/s (223% of the ceiling)", True),
-    ("dw % time 116.47 %", True),
-    ("accuracy 100.0 %", False),
-    ("top-1 87.5%", False),
-    ("a 14.4× speed-up", False),
-])
+@pytest.mark.parametrize(
+    "text, bad",
+    [
+        ("standard 3×3: 417.2 GFLOP/s (223% of the ceiling)", True),
+        ("dw % time 116.47 %", True),
+        ("accuracy 100.0 %", False),
+        ("top-1 87.5%", False),
+        ("a 14.4× speed-up", False),
+    ],
+)
 def test_percentages_above_100_are_flagged(text, bad):
     found = problems(_cell(), [_stream(text)], [], [])
     assert bool(found) is bad, found
@@ -47,12 +50,15 @@ def test_percentages_in_html_are_read_without_tags():
     assert any("140" in p for p in problems(_cell(), out, [], []))
 
 
-@pytest.mark.parametrize("text, bad", [
-    ("median 3.21 ms (IQR 0.00 ms over 1 runs)", True),
-    ("  1 measurement, 3 runs per measurement, 1 thread", True),
-    ("median 3.21 ms (IQR 0.20 ms over 25 runs)", False),
-    ("  1 measurement, 100 runs per measurement, 1 thread", False),
-])
+@pytest.mark.parametrize(
+    "text, bad",
+    [
+        ("median 3.21 ms (IQR 0.00 ms over 1 runs)", True),
+        ("  1 measurement, 3 runs per measurement, 1 thread", True),
+        ("median 3.21 ms (IQR 0.20 ms over 25 runs)", False),
+        ("  1 measurement, 100 runs per measurement, 1 thread", False),
+    ],
+)
 def test_timings_with_too_few_runs_are_flagged(text, bad):
     assert bool(problems(_cell(), [_stream(text)], [], [])) is bad
 
@@ -70,18 +76,45 @@ def test_nbval_run_fails_on_a_cell_that_misleads(tmp_path):
     nb = nbformat.v4.new_notebook()
     nb.cells = [
         nbformat.v4.new_code_cell("import sys\nprint('fine')"),
-        nbformat.v4.new_code_cell("print('a deliberate demonstration', file=sys.stderr)",
-                                  metadata={"tags": ["stderr-expected"]}),
+        nbformat.v4.new_code_cell(
+            "print('a deliberate demonstration', file=sys.stderr)", metadata={"tags": ["stderr-expected"]}
+        ),
         nbformat.v4.new_code_cell("print('oops', file=sys.stderr)"),
         nbformat.v4.new_code_cell("print('speed-up: 250% of the ceiling')"),
     ]
     path = tmp_path / "probe.ipynb"
     nbformat.write(nb, path)
-    env = {**os.environ, "COURSE_BUILD_DIR": str(tmp_path / "build"), "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)}
+    env = {
+        **os.environ,
+        "COURSE_BUILD_DIR": str(tmp_path / "build"),
+        "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p),
+    }
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:xdist", "-p", "no:cacheprovider", "-q", "--nbval-lax",
-         "--nbval-current-env", "-p", "tests.output_checks", "--rootdir", str(tmp_path), "-c", os.devnull, str(path)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:xdist",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "--nbval-lax",
+            "--nbval-current-env",
+            "-p",
+            "tests.output_checks",
+            "--rootdir",
+            str(tmp_path),
+            "-c",
+            os.devnull,
+            str(path),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     text = proc.stdout + proc.stderr
     assert proc.returncode == 1, text
     assert "2 failed, 2 passed" in text, text

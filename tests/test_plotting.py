@@ -63,16 +63,35 @@ def test_topk_bar_values_stay_inside_the_frame():
 
 #: Latencies (ms, 1 thread) and published acc@1 of notebooks 06 and 08: several labels crowd each other.
 CROWDED = {
-    "resnet18": (28.0, 69.758), "resnet50": (78.0, 80.858), "resnext50_32x4d": (86.0, 81.198),
-    "wide_resnet50_2": (190.0, 81.602), "efficientnet_b0": (34.0, 77.692), "convnext_tiny": (82.0, 82.52),
-    "mobilenet_v3_large": (11.5, 75.274), "efficientnet_lite0": (12.5, 75.1), "mobilenet_v2": (13.0, 72.154),
+    "resnet18": (28.0, 69.758),
+    "resnet50": (78.0, 80.858),
+    "resnext50_32x4d": (86.0, 81.198),
+    "wide_resnet50_2": (190.0, 81.602),
+    "efficientnet_b0": (34.0, 77.692),
+    "convnext_tiny": (82.0, 82.52),
+    "mobilenet_v3_large": (11.5, 75.274),
+    "efficientnet_lite0": (12.5, 75.1),
+    "mobilenet_v2": (13.0, 72.154),
     "mobilenet_v3_small": (4.2, 67.668),
 }
 
 
-@pytest.mark.parametrize("names", [list(CROWDED),
-                                   ["resnet18", "resnet50", "resnext50_32x4d", "wide_resnet50_2", "efficientnet_b0",
-                                    "convnext_tiny", "mobilenet_v3_large"]], ids=["06", "08"])
+@pytest.mark.parametrize(
+    "names",
+    [
+        list(CROWDED),
+        [
+            "resnet18",
+            "resnet50",
+            "resnext50_32x4d",
+            "wide_resnet50_2",
+            "efficientnet_b0",
+            "convnext_tiny",
+            "mobilenet_v3_large",
+        ],
+    ],
+    ids=["06", "08"],
+)
 def test_tradeoff_labels_do_not_overlap_and_stay_inside(names):
     from course_utils.benchmark import plot_tradeoff
 
@@ -86,7 +105,8 @@ def test_tradeoff_labels_do_not_overlap_and_stay_inside(names):
     frame, figure = ax.get_window_extent(renderer), fig.bbox
     for text, box in zip(labels, boxes):
         assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1, (
-            f"{text.get_text()} leaves the axes")
+            f"{text.get_text()} leaves the axes"
+        )
         assert figure.contains(box.x0, box.y0) and figure.contains(box.x1, box.y1)
     for i in range(len(boxes)):
         for j in range(i + 1, len(boxes)):

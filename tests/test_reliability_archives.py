@@ -70,7 +70,10 @@ def _hostile(world: Path) -> dict[str, tuple[str, list]]:
         "zip-dotdot-nested": ("zip", [("data/../../evil.txt", b"x", 0)]),
         "zip-absolute": ("zip", [(str(world / "abs-evil.txt"), b"x", 0)]),
         "zip-drive-letter": ("zip", [("C:/evil.txt", b"x", 0)]),
-        "zip-symlink-out": ("zip", [("data/ok.txt", b"fine", 0), ("data/link", b"../../outside", stat.S_IFLNK | 0o777)]),
+        "zip-symlink-out": (
+            "zip",
+            [("data/ok.txt", b"fine", 0), ("data/link", b"../../outside", stat.S_IFLNK | 0o777)],
+        ),
         "zip-char-device": ("zip", [("data/null", b"", stat.S_IFCHR | 0o666)]),
         "zip-fifo": ("zip", [("data/pipe", b"", stat.S_IFIFO | 0o666)]),
     }
@@ -115,8 +118,10 @@ def test_every_hostile_archive_is_rejected_and_nothing_is_written(world, tmp_pat
 
 def test_a_normal_archive_still_extracts(world, tmp_path):
     """The checks are not blanket refusals: plain files, folders and a link that stays inside are fine."""
-    archive = _tar(tmp_path / "good.tgz", [("data/a.txt", b"one", ""), ("data/sub/b.txt", b"two", ""),
-                                           ("data/link", tarfile.SYMTYPE, "a.txt")])
+    archive = _tar(
+        tmp_path / "good.tgz",
+        [("data/a.txt", b"one", ""), ("data/sub/b.txt", b"two", ""), ("data/link", tarfile.SYMTYPE, "a.txt")],
+    )
     out = safe_extract(archive, world / "extract" / "good")
     assert (out / "data" / "sub" / "b.txt").read_text() == "two" and (out / "data" / "link").read_text() == "one"
     z = _zip(tmp_path / "good.zip", [("data/a.txt", b"one", 0), ("data/sub/b.txt", b"two", 0)])
@@ -128,8 +133,11 @@ def test_a_normal_archive_still_extracts(world, tmp_path):
 
 def test_damaged_archives_fail_clearly(tmp_path):
     good = _tar(tmp_path / "g.tgz", [("data/a.txt", b"one" * 1000, "")]).read_bytes()
-    for name, data in {"cut.tgz": good[: len(good) // 2], "text.tgz": b"not an archive at all",
-                       "empty.tgz": b""}.items():
+    for name, data in {
+        "cut.tgz": good[: len(good) // 2],
+        "text.tgz": b"not an archive at all",
+        "empty.tgz": b"",
+    }.items():
         path = tmp_path / name
         path.write_bytes(data)
         with pytest.raises(Exception) as info:

@@ -78,8 +78,13 @@ def unsafe_loads(source: str, where: str) -> list[str]:
 
 
 def _sources() -> list[tuple[str, str]]:
-    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "*.py", "*.ipynb"],
-                           cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    files = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "*.py", "*.ipynb"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     out = []
     for name in files:
         path = ROOT / name
@@ -98,14 +103,25 @@ def _sources() -> list[tuple[str, str]]:
 
 def test_scanner_catches_every_unsafe_form():
     # (written with an alias: the hygiene test's plain-text scan would read these strings as real calls)
-    bad = ["import torch as t\nt.load(p)", "import torch as t\nt.load(p, weights_only=False)",
-           "import torch as T\nT.serialization.load(p)", "from torch import load as L\nL(p)",
-           "import torch as t\nt.load(p, **kw)", "from torch import serialization\nserialization.load(p)",
-           "import torch\ntorch.hub.load_state_dict_from_url(u)", "import pickle\npickle.loads(b)",
-           "from pickle import load\nload(f)", "import torch as t\nt.load(p, weights_only=flag)"]
-    good = ["import torch as t\nt.load(p, map_location='cpu', weights_only=True)",
-            "import torch\ntorch.hub.load_state_dict_from_url(u, weights_only=True)",
-            "import json\njson.load(f)", "model.load_state_dict(sd)", "import torch\ntorch.save(x, p)"]
+    bad = [
+        "import torch as t\nt.load(p)",
+        "import torch as t\nt.load(p, weights_only=False)",
+        "import torch as T\nT.serialization.load(p)",
+        "from torch import load as L\nL(p)",
+        "import torch as t\nt.load(p, **kw)",
+        "from torch import serialization\nserialization.load(p)",
+        "import torch\ntorch.hub.load_state_dict_from_url(u)",
+        "import pickle\npickle.loads(b)",
+        "from pickle import load\nload(f)",
+        "import torch as t\nt.load(p, weights_only=flag)",
+    ]
+    good = [
+        "import torch as t\nt.load(p, map_location='cpu', weights_only=True)",
+        "import torch\ntorch.hub.load_state_dict_from_url(u, weights_only=True)",
+        "import json\njson.load(f)",
+        "model.load_state_dict(sd)",
+        "import torch\ntorch.save(x, p)",
+    ]
     for src in bad:
         assert unsafe_loads(src, "x"), f"missed: {src!r}"
     for src in good:
@@ -122,7 +138,7 @@ def test_every_torch_load_in_code_and_notebooks_is_weights_only():
             line = lines[int(hit.split(": ", 1)[0].rsplit(":", 1)[1]) - 1].split("#")[0].strip()
             if (name.split("[")[0], line) not in ALLOWED:
                 offenders.append(f"{hit}: {line}")
-    calls = sum(src.count("torch.load" "(") for _, src in sources)
+    calls = sum(src.count("torch.load(") for _, src in sources)
     tally(inputs=len(sources))
     assert calls >= 5, "the scan found suspiciously few torch.load calls"
     assert not offenders, "\n".join(offenders)
@@ -141,8 +157,14 @@ class _Exploit:
 def _malicious(path: Path, marker: Path, wrap: bool) -> Path:
     obj = _Exploit(marker)
     if wrap:  # a real-looking course checkpoint with the payload hidden in an extra field
-        obj = {"format": "course-checkpoint-1", "arch": "x", "classes": ["a", "b"], "state_dict": {},
-               "preprocess": {}, "extra": {"note": obj}}
+        obj = {
+            "format": "course-checkpoint-1",
+            "arch": "x",
+            "classes": ["a", "b"],
+            "state_dict": {},
+            "preprocess": {},
+            "extra": {"note": obj},
+        }
     torch.save(obj, path)
     return path
 

@@ -62,7 +62,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         cut = mode == "cut" or (mode == "cutonce" and n == 1)
         try:
-            self.wfile.write(body[start: len(body) // 2] if cut else body[start:])
+            self.wfile.write(body[start : len(body) // 2] if cut else body[start:])
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             pass
@@ -108,7 +108,12 @@ def _fetch(kind: str, url: str, dest: Path, timeout: float = 5):
 
 KINDS = ["fetch", "weights"]
 FAULTS = {"checksum": "wrong", "http-500": "e500", "http-404": "e404", "truncated": "cut"}
-EXPECT = {"checksum": "SHA-256|hash|sha256", "http-500": "500", "http-404": "404", "truncated": "SHA-256|hash|closed|transfer"}
+EXPECT = {
+    "checksum": "SHA-256|hash|sha256",
+    "http-500": "500",
+    "http-404": "404",
+    "truncated": "SHA-256|hash|closed|transfer",
+}
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -170,8 +175,10 @@ def test_refused_connection_is_reported(tmp_path, monkeypatch):
 
 # The real course_utils.download, loaded without the package's __init__ (which imports torch and the
 # models), so that eight processes start in well under a second each.
-_BARE_PACKAGE = f"import sys, types; _p = types.ModuleType('course_utils'); _p.__path__ = [{str(ROOT / 'course_utils')!r}]; " \
-                "sys.modules['course_utils'] = _p"
+_BARE_PACKAGE = (
+    f"import sys, types; _p = types.ModuleType('course_utils'); _p.__path__ = [{str(ROOT / 'course_utils')!r}]; "
+    "sys.modules['course_utils'] = _p"
+)
 _WORKER = _BARE_PACKAGE + textwrap.dedent("""
     import hashlib, sys
     from course_utils.download import fetch
@@ -186,8 +193,16 @@ def test_eight_processes_one_download_no_corruption(server, tmp_path):
     dest = cache / "shared.bin"
     env = {k: v for k, v in os.environ.items() if k != "COURSE_OFFLINE"}
     env.update(OMP_NUM_THREADS="1", COURSE_THREADS="1")
-    procs = [subprocess.Popen([sys.executable, "-c", _WORKER, f"{url}/slow/shared.bin", str(dest), SHA], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(8)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WORKER, f"{url}/slow/shared.bin", str(dest), SHA],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(8)
+    ]
     results = [p.communicate(timeout=180) for p in procs]
     assert all(p.returncode == 0 for p in procs), [err[-800:] for _, err in results if err]
     assert [out.strip() for out, _ in results] == [SHA] * 8, "a process saw a corrupt or partial file"
@@ -224,8 +239,14 @@ def test_read_only_cache(tmp_path):
         env = {k: v for k, v in os.environ.items() if k != "COURSE_OFFLINE"}
         env.update(HOME=str(cache), OMP_NUM_THREADS="1", MPLCONFIGDIR=tempfile.gettempdir())
         url = f"http://127.0.0.1:{closed_port()}/held.bin"  # a download attempt would be refused
-        result = subprocess.run([sys.executable, "-c", _READ_ONLY, str(cache), SHA, url], env=env, cwd=ROOT,
-                                capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            [sys.executable, "-c", _READ_ONLY, str(cache), SHA, url],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert result.returncode == 0, result.stderr[-1500:]
         assert "read-only" in result.stdout and "absent.bin" not in os.listdir(cache), result.stdout
         assert (cache / "held.bin").read_bytes() == PAYLOAD

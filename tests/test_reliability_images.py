@@ -47,7 +47,8 @@ def _assert_clean_course_error(exc: BaseException | None, what: str) -> ImageLoa
     """The error is the course's, short, and carries no chained internal traceback."""
     assert isinstance(exc, ImageLoadError), f"{what}: expected ImageLoadError, got {type(exc).__name__}: {exc}"
     assert exc.__cause__ is None and (exc.__context__ is None or exc.__suppress_context__), (
-        f"{what}: the error chains an internal traceback ({exc.__context__!r})")
+        f"{what}: the error chains an internal traceback ({exc.__context__!r})"
+    )
     assert 0 < len(str(exc)) < 600, f"{what}: message of {len(str(exc))} characters"
     return exc
 
@@ -62,9 +63,25 @@ def test_corpus_is_broad(cases):
     refused = [c for c in cases if not c.must_load]
     assert len(cases) >= 20 and len(loads) >= 10 and len(refused) >= 10
     names = " ".join(c.name for c in cases)
-    for kind in ("truncated.jpg", "truncated.png", "zero-bytes", "notes.jpg", "error-page", "cmyk", "grey16.png",
-                 "palette-transparent", "LA", "grey16.tif", "one-pixel", "bomb", "animated.gif", "multipage.tif",
-                 "icc", "🐱", " ") + tuple(f"orientation-{o}" for o in range(2, 9)):
+    for kind in (
+        "truncated.jpg",
+        "truncated.png",
+        "zero-bytes",
+        "notes.jpg",
+        "error-page",
+        "cmyk",
+        "grey16.png",
+        "palette-transparent",
+        "LA",
+        "grey16.tif",
+        "one-pixel",
+        "bomb",
+        "animated.gif",
+        "multipage.tif",
+        "icc",
+        "🐱",
+        " ",
+    ) + tuple(f"orientation-{o}" for o in range(2, 9)):
         assert kind in names, f"the corpus lacks a {kind!r} case"
 
 
@@ -113,7 +130,9 @@ def test_corpus_as_bytes_and_open_pil_images(cases):
     for case in (c for c in files if c.must_load):
         with Image.open(case.path) as opened:
             img, exc, _ = _load_timed(opened)
-        assert exc is None and np.abs(np.asarray(img).astype(np.int16) - case.expected).mean() <= case.tolerance, case.name
+        assert exc is None and np.abs(np.asarray(img).astype(np.int16) - case.expected).mean() <= case.tolerance, (
+            case.name
+        )
     tally(inputs=len(files) + sum(c.must_load for c in files), faults=sum(not c.must_load for c in files))
 
 
@@ -121,7 +140,7 @@ def test_folder_helpers_report_every_bad_file(cases, tmp_path):
     """A dataset folder with some corpus files in it names each unreadable one instead of crashing mid-epoch."""
     bad = [c for c in cases if not c.must_load and c.path.is_file() and c.path.suffix in (".jpg", ".png", ".gif")]
     good = [c for c in cases if c.must_load and c.path.suffix in (".jpg", ".png")]
-    for cls, group in (("a", good[:4] + bad[: len(bad) // 2]), ("b", good[4:8] + bad[len(bad) // 2:])):
+    for cls, group in (("a", good[:4] + bad[: len(bad) // 2]), ("b", good[4:8] + bad[len(bad) // 2 :])):
         (tmp_path / cls).mkdir()
         for c in group:
             (tmp_path / cls / c.name).write_bytes(c.path.read_bytes())
@@ -138,16 +157,29 @@ def test_folder_helpers_report_every_bad_file(cases, tmp_path):
 
 def test_unusual_in_memory_inputs():
     """Arrays and tensors of odd shapes and dtypes: RGB out, or a course error that says what was expected."""
-    ok = [np.zeros((4, 5), np.uint8), np.zeros((4, 5, 1), np.uint8), np.ones((4, 5, 4), np.float32),
-          np.zeros((3, 4, 5), np.uint8), np.full((4, 5, 3), 65535, np.uint16), np.zeros((4, 5), bool)]
+    ok = [
+        np.zeros((4, 5), np.uint8),
+        np.zeros((4, 5, 1), np.uint8),
+        np.ones((4, 5, 4), np.float32),
+        np.zeros((3, 4, 5), np.uint8),
+        np.full((4, 5, 3), 65535, np.uint16),
+        np.zeros((4, 5), bool),
+    ]
     for arr in ok:
         img, exc, _ = _load_timed(arr)
         assert exc is None and img.mode == "RGB" and img.size == (5, 4), (arr.shape, arr.dtype, exc)
-    bad = [(np.zeros((2, 3, 4, 5), np.uint8), "expected an array of shape"), (np.zeros((0, 5, 3), np.uint8), "empty"),
-           (np.full((4, 5, 3), np.nan, np.float32), "NaN"), (np.full((4, 5, 3), 2.0), r"\[0, 1\]"),
-           (np.full((4, 5, 3), -3, np.int64), "0..255"), (np.zeros((5, 6, 2), np.uint8), "expected an array of shape"),
-           ("", "no such file|folder"), (12345, "cannot load an image from a int"), (b"", "zero bytes"),
-           (bytearray(b"GIF89a"), "GIF file but is damaged")]
+    bad = [
+        (np.zeros((2, 3, 4, 5), np.uint8), "expected an array of shape"),
+        (np.zeros((0, 5, 3), np.uint8), "empty"),
+        (np.full((4, 5, 3), np.nan, np.float32), "NaN"),
+        (np.full((4, 5, 3), 2.0), r"\[0, 1\]"),
+        (np.full((4, 5, 3), -3, np.int64), "0..255"),
+        (np.zeros((5, 6, 2), np.uint8), "expected an array of shape"),
+        ("", "no such file|folder"),
+        (12345, "cannot load an image from a int"),
+        (b"", "zero bytes"),
+        (bytearray(b"GIF89a"), "GIF file but is damaged"),
+    ]
     for value, problem in bad:
         _, exc, _ = _load_timed(value)
         err = _assert_clean_course_error(exc, repr(value)[:40])
@@ -163,14 +195,14 @@ def _mutate(data: bytes, rng: random.Random) -> bytes:
         pos = rng.randrange(len(out)) if out else 0
         if op < 0.4 and out:  # overwrite bytes, header bytes most often
             pos = rng.randrange(min(len(out), 64)) if rng.random() < 0.5 else pos
-            out[pos:pos + rng.randint(1, 4)] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 4)))
+            out[pos : pos + rng.randint(1, 4)] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 4)))
         elif op < 0.6:  # truncate
-            del out[rng.randrange(len(out) + 1):]
+            del out[rng.randrange(len(out) + 1) :]
         elif op < 0.8:  # insert junk
             out[pos:pos] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 32)))
         else:  # duplicate a slice
             a = rng.randrange(len(out) + 1)
-            out[pos:pos] = out[a:a + rng.randint(1, 64)]
+            out[pos:pos] = out[a : a + rng.randint(1, 64)]
     return bytes(out)
 
 
@@ -216,15 +248,21 @@ def test_fuzz_loader_hypothesis():
     counter = {"tried": 0, "refused": 0}
     edits = st.lists(st.tuples(st.integers(0, 4096), st.binary(min_size=0, max_size=8)), max_size=4)
 
-    @settings(max_examples=250, deadline=None, derandomize=True, database=None,
-              suppress_health_check=[HealthCheck.too_slow])
-    @given(fmt=st.sampled_from(sorted(seeds)), edits=edits, cut=st.integers(0, 4096), raw=st.binary(max_size=64),
-           use_raw=st.booleans())
+    @settings(
+        max_examples=250, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow]
+    )
+    @given(
+        fmt=st.sampled_from(sorted(seeds)),
+        edits=edits,
+        cut=st.integers(0, 4096),
+        raw=st.binary(max_size=64),
+        use_raw=st.booleans(),
+    )
     def run(fmt, edits, cut, raw, use_raw):
         data = bytearray(seeds[fmt])
         for pos, junk in edits:
             pos %= len(data)
-            data[pos:pos + len(junk)] = junk
+            data[pos : pos + len(junk)] = junk
         data = bytes(data[: max(1, len(data) - cut)]) if cut % 3 == 0 else bytes(data)
         data = (raw or b"\x00") if use_raw else data
         counter["tried"] += 1

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 #: Runs in the kernel after each pass: a JSON summary of the state a second run could pile up.
-PROBE = r'''
+PROBE = r"""
 def _course_state_probe():
     import collections, json, os, sys
     import torch
@@ -64,7 +64,7 @@ def _course_state_probe():
 
 print("__COURSE_STATE__" + __import__("json").dumps(_course_state_probe()))
 del _course_state_probe
-'''
+"""
 
 
 def _kernel_env() -> dict[str, str]:
@@ -77,8 +77,14 @@ def _kernel_env() -> dict[str, str]:
 def _run(nb_path: Path, km: KernelManager) -> tuple[dict, float]:
     nb = nbformat.read(nb_path, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(PROBE))
-    client = NotebookClient(nb, km=km, timeout=600, allow_errors=False, record_timing=False,
-                            resources={"metadata": {"path": str(nb_path.parent)}})
+    client = NotebookClient(
+        nb,
+        km=km,
+        timeout=600,
+        allow_errors=False,
+        record_timing=False,
+        resources={"metadata": {"path": str(nb_path.parent)}},
+    )
     start = time.perf_counter()
     client.execute()
     seconds = time.perf_counter() - start
@@ -124,8 +130,11 @@ def run_twice(nb_path: Path) -> str:
     record = network_record()
     if record is not None:
         assert first["guard"] == str(record), "the kernel ran without the offline socket guard"
-        blocked = [line for line in (record.read_text().splitlines() if record.is_file() else [])
-                   if f"pid={first['pid']} " in line]
+        blocked = [
+            line
+            for line in (record.read_text().splitlines() if record.is_file() else [])
+            if f"pid={first['pid']} " in line
+        ]
         assert not blocked, f"{nb_path.name} tried to use the network:\n" + "\n".join(blocked)
     return f"{nb_path.name}: run 1 {t1:.1f} s, run 2 {t2:.1f} s"
 
@@ -136,9 +145,14 @@ def _make_class(nb_path: Path) -> type:
         record_property("timing", timing)
         print(timing)
 
-    return type(f"TestRunTwice{nb_path.stem[:2]}", (), {
-        "__doc__": f"{nb_path.name}: restart, run, run again in the same kernel.",
-        "test_passes_after_restart_and_twice_in_one_kernel": test_passes_after_restart_and_twice_in_one_kernel})
+    return type(
+        f"TestRunTwice{nb_path.stem[:2]}",
+        (),
+        {
+            "__doc__": f"{nb_path.name}: restart, run, run again in the same kernel.",
+            "test_passes_after_restart_and_twice_in_one_kernel": test_passes_after_restart_and_twice_in_one_kernel,
+        },
+    )
 
 
 for _nb in NOTEBOOKS:
@@ -152,8 +166,11 @@ def test_every_notebook_has_a_double_run_class():
 
 def test_probe_detects_piled_up_hooks_and_growing_lists():
     """The comparison is not blind: a hook added per run and a list appended per run are reported."""
-    base = {"user": {"model": {"params": 10, "hooks": 0, "modules": 2}, "log": {"len": 1}},
-            "package": {"course_utils.x._cache": {"len": 3}}, "global_hooks": 0}
+    base = {
+        "user": {"model": {"params": 10, "hooks": 0, "modules": 2}, "log": {"len": 1}},
+        "package": {"course_utils.x._cache": {"len": 3}},
+        "global_hooks": 0,
+    }
     again = json.loads(json.dumps(base))
     assert _growth(base, again) == []
     again["user"]["model"]["hooks"] = 1

@@ -60,13 +60,20 @@ _PROBE = textwrap.dedent("""
 def test_guard_blocks_other_machines_and_allows_loopback(tmp_path):
     record = tmp_path / "net.log"
     env = {k: v for k, v in os.environ.items() if k != NET_ENV}
-    out = subprocess.run([sys.executable, "-c", _PROBE, netguard.__file__, str(record)], env=env, capture_output=True,
-                         text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE, netguard.__file__, str(record)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     results = json.loads(out.stdout)
     for name in ("tcp", "tcp6", "dns", "udp", "http"):
         assert results[name] == "blocked", (name, results[name])
-        assert results[name + "_s"] < 1, f"{name}: blocking took {results[name + '_s']:.2f} s (it must not wait on the network)"
+        assert results[name + "_s"] < 1, (
+            f"{name}: blocking took {results[name + '_s']:.2f} s (it must not wait on the network)"
+        )
     for name in ("loopback", "localhost", "unix"):
         assert results[name] == "allowed", (name, results[name])
     lines = netguard.records(record)
@@ -75,9 +82,21 @@ def test_guard_blocks_other_machines_and_allows_loopback(tmp_path):
     tally(inputs=8, faults=5)
 
 
-@pytest.mark.parametrize("host,local", [("127.0.0.1", True), ("::1", True), ("localhost", True), ("127.8.9.10", True),
-                                        (None, True), ("10.0.0.1", False), ("8.8.8.8", False), ("example.com", False),
-                                        ("[::1]", True), ("2001:db8::1", False)])
+@pytest.mark.parametrize(
+    "host,local",
+    [
+        ("127.0.0.1", True),
+        ("::1", True),
+        ("localhost", True),
+        ("127.8.9.10", True),
+        (None, True),
+        ("10.0.0.1", False),
+        ("8.8.8.8", False),
+        ("example.com", False),
+        ("[::1]", True),
+        ("2001:db8::1", False),
+    ],
+)
 def test_what_counts_as_local(host, local):
     assert netguard.is_local(host) is local
 
@@ -88,9 +107,11 @@ def test_this_session_and_its_children_are_guarded(tmp_path):
     assert record is not None and netguard.guarded() == str(record), "this test process runs without the guard"
     # A plain child Python (like a notebook kernel) is guarded from its first line, through sitecustomize.
     env = dict(os.environ, **{NET_ENV: str(tmp_path / "child.log")})
-    code = ("import socket, sys\nassert getattr(sys, '_course_netguard', None), 'child not guarded'\n"
-            "try:\n    socket.create_connection(('192.0.2.1', 80), timeout=5)\nexcept ConnectionRefusedError as e:\n"
-            "    print(type(e).__name__)\n")
+    code = (
+        "import socket, sys\nassert getattr(sys, '_course_netguard', None), 'child not guarded'\n"
+        "try:\n    socket.create_connection(('192.0.2.1', 80), timeout=5)\nexcept ConnectionRefusedError as e:\n"
+        "    print(type(e).__name__)\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and out.stdout.strip() == "NetworkBlockedError", out.stderr[-1500:]
     assert len(netguard.records(tmp_path / "child.log")) == 1
@@ -120,14 +141,21 @@ _OFFLINE_ENTRY_POINTS = textwrap.dedent("""
 def test_offline_mode_never_tries_the_network(tmp_path):
     """The course's own entry points, under COURSE_OFFLINE=1 and a guard of their own: nothing recorded."""
     record = tmp_path / "entry.log"
-    env = dict(os.environ, COURSE_OFFLINE="1", OMP_NUM_THREADS="1", TORCH_HOME=str(tmp_path / "torch"),
-               PYTHONPATH=os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])))
+    env = dict(
+        os.environ,
+        COURSE_OFFLINE="1",
+        OMP_NUM_THREADS="1",
+        TORCH_HOME=str(tmp_path / "torch"),
+        PYTHONPATH=os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])),
+    )
     env[NET_ENV] = str(record)
     (tmp_path / "sitecustomize.py").write_text(
         f"import importlib.util as u\ns = u.spec_from_file_location('ng', {netguard.__file__!r})\n"
-        "m = u.module_from_spec(s); s.loader.exec_module(m); m.install_from_env()\n")
-    out = subprocess.run([sys.executable, "-c", _OFFLINE_ENTRY_POINTS], env=env, cwd=ROOT, capture_output=True,
-                         text=True, timeout=180)
+        "m = u.module_from_spec(s); s.loader.exec_module(m); m.install_from_env()\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", _OFFLINE_ENTRY_POINTS], env=env, cwd=ROOT, capture_output=True, text=True, timeout=180
+    )
     assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-2000:]
     assert netguard.records(record) == [], netguard.records(record)
     assert not Path("/tmp/never-written.tgz").exists()

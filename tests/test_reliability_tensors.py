@@ -47,7 +47,9 @@ def _clean_error(fn, pattern: str, label: str) -> CourseError:
     exc = info.value
     assert isinstance(exc, ValueError), f"{label}: {type(exc).__name__} should also be a ValueError"
     assert re.search(pattern, str(exc), re.S), f"{label}: {exc}"
-    assert exc.__cause__ is None and (exc.__context__ is None or exc.__suppress_context__), f"{label}: chained traceback"
+    assert exc.__cause__ is None and (exc.__context__ is None or exc.__suppress_context__), (
+        f"{label}: chained traceback"
+    )
     return exc
 
 
@@ -74,19 +76,27 @@ def test_feature_maps_and_custom_models(lite0):
         (lambda: feature_maps(lite0, torch.rand(224, 224), ["_conv_head"]), r"4 dimensions"),
         (lambda: feature_maps(lite0, torch.zeros(1, 3, 64, 64, dtype=torch.uint8), ["_conv_head"]), r"floating-point"),
         (lambda: feature_maps(lite0, torch.rand(1, 1, 64, 64), ["_conv_head"]), r"could not run.*channel"),
-        (lambda: extract_embeddings(nn.Conv2d(3, 4, 3), torch.rand(2, 1, 8, 8), progress=False), r"could not run.*channel"),
+        (
+            lambda: extract_embeddings(nn.Conv2d(3, 4, 3), torch.rand(2, 1, 8, 8), progress=False),
+            r"could not run.*channel",
+        ),
         (lambda: measure_cost(nn.Conv2d(3, 4, 3), torch.rand(1, 1, 8, 8)), r"could not run on input of shape.*channel"),
         (lambda: measure_cost(nn.Conv2d(3, 4, 5), torch.rand(1, 3, 2, 2)), r"H and W are large enough"),
         (lambda: measure_cost(nn.Conv2d(3, 4, 3), torch.zeros(1, 3, 8, 8, dtype=torch.uint8)), r"dtype"),
-        (lambda: measure_latency(nn.Conv2d(3, 4, 3), torch.rand(1, 1, 8, 8), min_run_time=0.01), r"could not run.*channel"),
+        (
+            lambda: measure_latency(nn.Conv2d(3, 4, 3), torch.rand(1, 1, 8, 8), min_run_time=0.01),
+            r"could not run.*channel",
+        ),
         (lambda: measure_latency(nn.Conv2d(3, 4, 5), torch.rand(1, 3, 2, 2), min_run_time=0.01), r"large enough"),
         (lambda: topk(torch.rand(2, 1000).softmax(1), lite0.categories), r"one probability vector of shape \[C\]"),
         (lambda: cosine_similarity_matrix(torch.rand(1280)), r"\[N, D\].*unsqueeze"),
         (lambda: nearest_neighbours(torch.rand(2, 8), torch.rand(3, 4)), r"same model"),
         (lambda: mass_inside(torch.rand(2, 7, 7), (0, 0, 3, 3)), r"one map \[H, W\]"),
         (lambda: load_image(torch.rand(2, 3, 8, 8)), r"expected an array of shape"),
-        (lambda: gradient_norms(nn.Conv2d(3, 4, 3), torch.rand(3, 8, 8), torch.zeros(3, dtype=torch.long)),
-         r"expected images x of shape \[N, C, H, W\]"),
+        (
+            lambda: gradient_norms(nn.Conv2d(3, 4, 3), torch.rand(3, 8, 8), torch.zeros(3, dtype=torch.long)),
+            r"expected images x of shape \[N, C, H, W\]",
+        ),
     ]
     for i, (call, pattern) in enumerate(checks):
         _clean_error(call, pattern, f"check {i}")

@@ -32,8 +32,10 @@ def test_twins_share_layers_and_initial_weights():
     plain = rb.deep_cnn(3, residual=False, width=8)
     torch.manual_seed(0)
     res = rb.deep_cnn(3, residual=True, width=8)
-    assert rb.count_parameters(plain) == rb.count_parameters(res) == (
-        3 * 3 * 3 * 8 + 2 * 8 + 3 * (2 * 9 * 8 * 8 + 4 * 8) + 8 * 5 + 5
+    assert (
+        rb.count_parameters(plain)
+        == rb.count_parameters(res)
+        == (3 * 3 * 3 * 8 + 2 * 8 + 3 * (2 * 9 * 8 * 8 + 4 * 8) + 8 * 5 + 5)
     )
     for (n1, p1), (n2, p2) in zip(plain.state_dict().items(), res.state_dict().items()):
         assert n1 == n2 and torch.equal(p1, p2)
@@ -153,7 +155,9 @@ def test_shape_table_resnet18_on_meta_leaves_model_alone():
     assert sum(r.params for r in rows) == rb.count_parameters(model) == 11_689_512
     assert all(p.device.type == "cpu" for p in model.parameters()) and model.training
     deep = rb.shape_table(model, (1, 3, 32, 32), depth=2)
-    assert [r.name for r in deep if r.name.startswith("layer")] == [f"layer{i}.{j}" for i in range(1, 5) for j in (0, 1)]
+    assert [r.name for r in deep if r.name.startswith("layer")] == [
+        f"layer{i}.{j}" for i in range(1, 5) for j in (0, 1)
+    ]
     assert {r.kind for r in deep if r.name.startswith("layer")} == {"BasicBlock"}
     real = rb.shape_table(model, (1, 3, 32, 32), depth=2, device="cpu")
     assert [(r.name, r.shape) for r in real] == [(r.name, r.shape) for r in deep]

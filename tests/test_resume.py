@@ -15,8 +15,9 @@ def test_cut_transfer_resumes_and_verifies(tmp_path, monkeypatch):
     monkeypatch.delenv("COURSE_OFFLINE", raising=False)
     content = bytes(range(256)) * 4000  # ~1 MB
     with flaky_server(content, cut_after=300_000) as (url, requests):
-        out = fetch(url, tmp_path / "data.bin", hashlib.sha256(content).hexdigest(), timeout=5, retries=3,
-                    progress=False)
+        out = fetch(
+            url, tmp_path / "data.bin", hashlib.sha256(content).hexdigest(), timeout=5, retries=3, progress=False
+        )
     assert out.read_bytes() == content
     assert requests == [None, "bytes=300000-"], requests  # the second request asked only for the rest
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data.bin", "data.bin.lock"]

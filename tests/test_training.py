@@ -146,8 +146,12 @@ def test_evaluation_numbers_and_plots(data):
     fig = ev.plot_misclassified(samples, preds, targets, data.classes)
     assert len([a for a in fig.axes if a.images]) == 2
     assert ev.plot_misclassified(samples, targets, targets, data.classes) is None
-    fig = ev.plot_history({"probe": tr.History([1.0, 0.5], [0.5, 0.8], [1.1, 0.7], [0.4, 0.7], [0.1, 0.1]),
-                           "full": tr.History([1.2, 0.6], [0.4, 0.7], [], [], [0.2, 0.2])})
+    fig = ev.plot_history(
+        {
+            "probe": tr.History([1.0, 0.5], [0.5, 0.8], [1.1, 0.7], [0.4, 0.7], [0.1, 0.1]),
+            "full": tr.History([1.2, 0.6], [0.4, 0.7], [], [], [0.2, 0.2]),
+        }
+    )
     (legend,) = fig.legends
     assert [t.get_text() for t in legend.get_texts()] == ["probe train", "probe val", "full train"]
     lines = fig.axes[0].get_lines()

@@ -129,8 +129,16 @@ def test_online_without_network_fails_fast_with_the_fix(tmp_path, kind):
         port = silent_port if kind == "silent" else closed_port()
         env = {k: v for k, v in os.environ.items() if k != "COURSE_OFFLINE"}
         proxy = f"http://127.0.0.1:{port}"
-        env.update(TORCH_HOME=str(tmp_path), COURSE_NETWORK_TIMEOUT="2", HTTPS_PROXY=proxy, https_proxy=proxy,
-                   HTTP_PROXY=proxy, http_proxy=proxy, NO_PROXY="", no_proxy="")
+        env.update(
+            TORCH_HOME=str(tmp_path),
+            COURSE_NETWORK_TIMEOUT="2",
+            HTTPS_PROXY=proxy,
+            https_proxy=proxy,
+            HTTP_PROXY=proxy,
+            http_proxy=proxy,
+            NO_PROXY="",
+            no_proxy="",
+        )
         result = subprocess.run([sys.executable, "-c", _LOAD], env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     seconds, message = result.stdout.split(" ", 1)

@@ -9,8 +9,15 @@ from course_utils.widgets import classify_upload, upload_classifier
 
 
 def _value(name: str, content: bytes) -> tuple[dict, ...]:
-    return ({"name": name, "type": "image/jpeg", "size": len(content), "content": memoryview(content),
-             "last_modified": dt.datetime.now(dt.UTC)},)
+    return (
+        {
+            "name": name,
+            "type": "image/jpeg",
+            "size": len(content),
+            "content": memoryview(content),
+            "last_modified": dt.datetime.now(dt.UTC),
+        },
+    )
 
 
 def test_upload_classifies_a_real_photo(lite0):

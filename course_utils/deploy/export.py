@@ -26,19 +26,26 @@ def _check(model: nn.Module, example: torch.Tensor, where: str) -> None:
     if not isinstance(model, nn.Module):
         raise ExportError(f"{where} expects an nn.Module, got {type(model).__name__}")
     if not isinstance(example, torch.Tensor):
-        raise ExportError(f"{where} expects one example input tensor, got {type(example).__name__}; "
-                          "e.g. torch.randn(1, 3, 224, 224)")
+        raise ExportError(
+            f"{where} expects one example input tensor, got {type(example).__name__}; e.g. torch.randn(1, 3, 224, 224)"
+        )
     devices = {t.device for t in (*model.parameters(), *model.buffers())}
     if devices and devices != {example.device}:
-        raise WrongDeviceError(f"{where}: the model is on {', '.join(sorted(map(str, devices)))} but the example input "
-                               f"is on {example.device}; export on the CPU (what a phone runs): "
-                               "model.cpu() and example.cpu()")
+        raise WrongDeviceError(
+            f"{where}: the model is on {', '.join(sorted(map(str, devices)))} but the example input "
+            f"is on {example.device}; export on the CPU (what a phone runs): "
+            "model.cpu() and example.cpu()"
+        )
     if devices - {torch.device("cpu")} or example.device.type != "cpu":
-        raise WrongDeviceError(f"{where}: export from the CPU, got {example.device}; the exported file runs on the "
-                               "device's CPU anyway: use copy.deepcopy(model).cpu() and example.cpu()")
+        raise WrongDeviceError(
+            f"{where}: export from the CPU, got {example.device}; the exported file runs on the "
+            "device's CPU anyway: use copy.deepcopy(model).cpu() and example.cpu()"
+        )
     if any(m.training for m in model.modules()):
-        raise ExportError(f"{where}: {type(model).__name__} is in training mode; call model.eval() first "
-                          "(an export records BatchNorm and Dropout as they behave now)")
+        raise ExportError(
+            f"{where}: {type(model).__name__} is in training mode; call model.eval() first "
+            "(an export records BatchNorm and Dropout as they behave now)"
+        )
 
 
 def _dynamic(dynamic_batch: bool) -> tuple[dict[str, object], ...] | None:
@@ -50,7 +57,9 @@ def _tracing_example(example: torch.Tensor, dynamic_batch: bool) -> torch.Tensor
     return torch.cat([example, example]) if dynamic_batch and example.shape[0] == 1 else example
 
 
-def export_program(model: nn.Module, example: torch.Tensor, dynamic_batch: bool = False) -> torch.export.ExportedProgram:
+def export_program(
+    model: nn.Module, example: torch.Tensor, dynamic_batch: bool = False
+) -> torch.export.ExportedProgram:
     """``torch.export.export(model, (example,))``: a graph of ATen operations with no Python left in it.
 
     ``dynamic_batch`` lets the batch dimension vary (1 … ``MAX_BATCH``). A module whose control flow
@@ -59,18 +68,31 @@ def export_program(model: nn.Module, example: torch.Tensor, dynamic_batch: bool 
     _check(model, example, "export_program")
     try:
         with contextlib.redirect_stderr(io.StringIO()):  # a failed export prints its partial graph to stderr
-            return torch.export.export(model, (_tracing_example(example, dynamic_batch),),
-                                       dynamic_shapes=_dynamic(dynamic_batch))
+            return torch.export.export(
+                model, (_tracing_example(example, dynamic_batch),), dynamic_shapes=_dynamic(dynamic_batch)
+            )
     except Exception as exc:
         first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
-        data_dependent = any(s in str(exc) for s in ("data-dependent", "data dependent", "GuardOnDataDependent",
-                                                     "Could not guard", "Dynamic control flow"))
-        fix = ("its Python control flow depends on tensor values (an `if` on a tensor, .item(), .tolist()): "
-               "write both branches with torch.where(cond, a, b) or torch.cond, so the graph holds no Python decision"
-               if data_dependent else "simplify the module's forward (no Python side effects, no data-dependent "
-               "control flow) or export the submodule that does the tensor work")
-        raise ExportError(f"torch.export could not capture {type(model).__name__}: {fix}. ({type(exc).__name__}: "
-                          f"{first})") from None
+        data_dependent = any(
+            s in str(exc)
+            for s in (
+                "data-dependent",
+                "data dependent",
+                "GuardOnDataDependent",
+                "Could not guard",
+                "Dynamic control flow",
+            )
+        )
+        fix = (
+            "its Python control flow depends on tensor values (an `if` on a tensor, .item(), .tolist()): "
+            "write both branches with torch.where(cond, a, b) or torch.cond, so the graph holds no Python decision"
+            if data_dependent
+            else "simplify the module's forward (no Python side effects, no data-dependent "
+            "control flow) or export the submodule that does the tensor work"
+        )
+        raise ExportError(
+            f"torch.export could not capture {type(model).__name__}: {fix}. ({type(exc).__name__}: {first})"
+        ) from None
 
 
 @contextlib.contextmanager
@@ -90,12 +112,15 @@ def _atomic(path: str | Path) -> Iterator[Path]:
 def _parity(reference: torch.Tensor, got: torch.Tensor, atol: float, what: str) -> None:
     diff = (reference.float() - got.float()).abs().max().item()
     if not diff <= atol:
-        raise ExportError(f"the {what} gives different outputs from eager PyTorch (max |Δ| {diff:.2e} > {atol:g}); "
-                          "the file was not written: check that the model is in eval mode and has no randomness")
+        raise ExportError(
+            f"the {what} gives different outputs from eager PyTorch (max |Δ| {diff:.2e} > {atol:g}); "
+            "the file was not written: check that the model is in eval mode and has no randomness"
+        )
 
 
-def export_onnx(model: nn.Module, example: torch.Tensor, path: str | Path, dynamic_batch: bool = True,
-                atol: float = 1e-4) -> Path:
+def export_onnx(
+    model: nn.Module, example: torch.Tensor, path: str | Path, dynamic_batch: bool = True, atol: float = 1e-4
+) -> Path:
     """Export to one self-contained ``.onnx`` file with ``torch.onnx.export(..., dynamo=True)``, checked in ONNX Runtime.
 
     The outputs of ONNX Runtime on ``example`` must match eager PyTorch within ``atol``.
@@ -109,20 +134,31 @@ def export_onnx(model: nn.Module, example: torch.Tensor, path: str | Path, dynam
     with _atomic(path) as tmp:
         try:
             with contextlib.redirect_stdout(io.StringIO()):  # the exporter narrates its steps on stdout
-                torch.onnx.export(model, (_tracing_example(example, dynamic_batch),), str(tmp), dynamo=True, external_data=False,
-                                  input_names=["x"], output_names=["logits"],
-                                  dynamic_shapes=_dynamic(dynamic_batch), verbose=False)
+                torch.onnx.export(
+                    model,
+                    (_tracing_example(example, dynamic_batch),),
+                    str(tmp),
+                    dynamo=True,
+                    external_data=False,
+                    input_names=["x"],
+                    output_names=["logits"],
+                    dynamic_shapes=_dynamic(dynamic_batch),
+                    verbose=False,
+                )
         except Exception as exc:
             first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
-            raise ExportError(f"ONNX export of {type(model).__name__} failed ({type(exc).__name__}: {first}); "
-                              "try export_program(model, example) first: what torch.export cannot capture, "
-                              "ONNX cannot either") from None
+            raise ExportError(
+                f"ONNX export of {type(model).__name__} failed ({type(exc).__name__}: {first}); "
+                "try export_program(model, example) first: what torch.export cannot capture, "
+                "ONNX cannot either"
+            ) from None
         _parity(reference, OnnxModel(tmp)(example), atol, "ONNX file")
     return Path(path)
 
 
-def quantize_pt2e(program: torch.export.ExportedProgram, calibration: torch.Tensor,
-                  per_channel: bool = True) -> torch.export.ExportedProgram:
+def quantize_pt2e(
+    program: torch.export.ExportedProgram, calibration: torch.Tensor, per_channel: bool = True
+) -> torch.export.ExportedProgram:
     """int8 post-training quantization for ExecuTorch: PT2E with the XNNPACK quantizer, calibrated on ``calibration``."""
     require("executorch")
     from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
@@ -141,8 +177,13 @@ def quantize_pt2e(program: torch.export.ExportedProgram, calibration: torch.Tens
     return torch.export.export(converted, (example,))
 
 
-def export_pte(model: nn.Module, example: torch.Tensor, path: str | Path, calibration: torch.Tensor | None = None,
-               atol: float = 1e-4) -> Path:
+def export_pte(
+    model: nn.Module,
+    example: torch.Tensor,
+    path: str | Path,
+    calibration: torch.Tensor | None = None,
+    atol: float = 1e-4,
+) -> Path:
     """Lower to an ExecuTorch ``.pte`` with the XNNPACK backend (int8 when ``calibration`` images are given).
 
     fp32 files must reproduce eager PyTorch within ``atol`` in the ExecuTorch runtime; int8 files are
@@ -164,8 +205,10 @@ def export_pte(model: nn.Module, example: torch.Tensor, path: str | Path, calibr
             with quiet_native_stderr():
                 lowered = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()]).to_executorch()
         except Exception as exc:
-            raise ExportError(f"ExecuTorch lowering of {type(model).__name__} failed ({type(exc).__name__}: "
-                              f"{str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ''})") from None
+            raise ExportError(
+                f"ExecuTorch lowering of {type(model).__name__} failed ({type(exc).__name__}: "
+                f"{str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ''})"
+            ) from None
         tmp.write_bytes(lowered.buffer)
         got = PteModel(tmp)(example)
         if calibration is None:
@@ -185,5 +228,12 @@ def state_dict_size_mb(model: nn.Module) -> float:
     return sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers())) / 1e6
 
 
-__all__ = ["MAX_BATCH", "export_onnx", "export_program", "export_pte", "file_size_mb", "quantize_pt2e",
-           "state_dict_size_mb"]
+__all__ = [
+    "MAX_BATCH",
+    "export_onnx",
+    "export_program",
+    "export_pte",
+    "file_size_mb",
+    "quantize_pt2e",
+    "state_dict_size_mb",
+]

@@ -28,9 +28,11 @@ def folded_copy(model: nn.Module) -> nn.Module:
         with torch.no_grad():
             folded = fuse(model, inplace=False)
     except Exception as exc:  # torch.fx cannot trace data-dependent Python control flow
-        raise ExportError(f"could not trace {type(model).__name__} to fold its BatchNorms "
-                          f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); fold by hand or use "
-                          "torch.export, which handles more models") from None
+        raise ExportError(
+            f"could not trace {type(model).__name__} to fold its BatchNorms "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); fold by hand or use "
+            "torch.export, which handles more models"
+        ) from None
     finally:
         for m, flag in zip(model.modules(), was_training):
             m.training = flag

@@ -12,15 +12,22 @@ from ..benchmark import Timing, time_function
 MIN_RUNS = 10
 
 
-def latency(run: Callable[[torch.Tensor], object], x: torch.Tensor, label: str = "", min_run_time: float = 0.3,
-            min_runs: int = MIN_RUNS) -> Timing:
+def latency(
+    run: Callable[[torch.Tensor], object],
+    x: torch.Tensor,
+    label: str = "",
+    min_run_time: float = 0.3,
+    min_runs: int = MIN_RUNS,
+) -> Timing:
     """Median seconds of ``run(x)`` under ``torch.inference_mode`` (``course_utils.benchmark.time_function``)."""
+
     def call() -> None:
         with torch.inference_mode():
             run(x)
 
-    return time_function(call, x.device, warmup=2, min_run_time=min_run_time, batch_size=int(x.shape[0]),
-                         label=label, min_runs=min_runs)
+    return time_function(
+        call, x.device, warmup=2, min_run_time=min_run_time, batch_size=int(x.shape[0]), label=label, min_runs=min_runs
+    )
 
 
 __all__ = ["MIN_RUNS", "latency"]

@@ -43,8 +43,14 @@ def matmul_nodes(path: str | Path) -> list[str]:
     return [n.name for n in onnx.load(str(path)).graph.node if n.op_type in ("Conv", "Gemm", "MatMul")]
 
 
-def quantize_onnx(src: str | Path, dst: str | Path, calibration: torch.Tensor, method: str = "minmax",
-                  per_channel: bool = True, keep_float: Sequence[str] = ()) -> Path:
+def quantize_onnx(
+    src: str | Path,
+    dst: str | Path,
+    calibration: torch.Tensor,
+    method: str = "minmax",
+    per_channel: bool = True,
+    keep_float: Sequence[str] = (),
+) -> Path:
     """Static int8 quantization (QDQ: uint8 activations, int8 weights) of the fp32 ONNX file ``src`` into ``dst``.
 
     ``calibration`` is a preprocessed batch of real images whose activation ranges set the scales
@@ -58,26 +64,44 @@ def quantize_onnx(src: str | Path, dst: str | Path, calibration: torch.Tensor, m
     if method not in METHODS:
         raise DeployError(f"unknown calibration method {method!r}; choose one of {', '.join(METHODS)}")
     if not isinstance(calibration, torch.Tensor) or calibration.ndim != 4 or len(calibration) == 0:
-        raise DeployError("calibration must be a non-empty preprocessed image batch [N, 3, H, W] "
-                          "(real images: the ranges are only as good as the data)")
-    methods = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
-               "entropy": CalibrationMethod.Entropy}
+        raise DeployError(
+            "calibration must be a non-empty preprocessed image batch [N, 3, H, W] "
+            "(real images: the ranges are only as good as the data)"
+        )
+    methods = {
+        "minmax": CalibrationMethod.MinMax,
+        "percentile": CalibrationMethod.Percentile,
+        "entropy": CalibrationMethod.Entropy,
+    }
     from .runtime import OnnxModel
 
     name = OnnxModel(src).input_name
     dst = Path(dst)
-    with tempfile.TemporaryDirectory() as scratch, _atomic(dst) as tmp, \
-            contextlib.redirect_stdout(io.StringIO()):  # the calibrators print progress
+    with (
+        tempfile.TemporaryDirectory() as scratch,
+        _atomic(dst) as tmp,
+        contextlib.redirect_stdout(io.StringIO()),
+    ):  # the calibrators print progress
         pre = Path(scratch) / "preprocessed.onnx"
         quant_pre_process(str(src), str(pre))  # shape inference and graph clean-up, as ONNX Runtime recommends
         try:
-            quantize_static(str(pre), str(tmp), calibration_reader(calibration, name), quant_format=QuantFormat.QDQ,
-                            per_channel=per_channel, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                            calibrate_method=methods[method], nodes_to_exclude=list(keep_float) or None)
+            quantize_static(
+                str(pre),
+                str(tmp),
+                calibration_reader(calibration, name),
+                quant_format=QuantFormat.QDQ,
+                per_channel=per_channel,
+                activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8,
+                calibrate_method=methods[method],
+                nodes_to_exclude=list(keep_float) or None,
+            )
         except Exception as exc:
-            raise DeployError(f"int8 quantization of {Path(src).name} with {method} calibration failed "
-                              f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); a histogram method needs "
-                              "varied activations: try method='minmax' or more (real) calibration images") from None
+            raise DeployError(
+                f"int8 quantization of {Path(src).name} with {method} calibration failed "
+                f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); a histogram method needs "
+                "varied activations: try method='minmax' or more (real) calibration images"
+            ) from None
     return Path(dst)
 
 
@@ -91,15 +115,19 @@ class Agreement:
     n: int  #: number of images
 
     def __str__(self) -> str:
-        return (f"top-1 agreement {self.top1:.1%}, top-5 overlap {self.top5_overlap:.1%}, "
-                f"max |Δp| {self.max_prob_change:.3f} over {self.n} images")
+        return (
+            f"top-1 agreement {self.top1:.1%}, top-5 overlap {self.top5_overlap:.1%}, "
+            f"max |Δp| {self.max_prob_change:.3f} over {self.n} images"
+        )
 
 
 def compare_predictions(reference: torch.Tensor, logits: torch.Tensor, k: int = 5) -> Agreement:
     """Compare logits ``[N, C]`` of a model with ``reference`` logits of the same images."""
     if reference.shape != logits.shape or reference.ndim != 2:
-        raise DeployError(f"compare_predictions needs two logit matrices of one shape [N, C], got "
-                          f"{tuple(reference.shape)} and {tuple(logits.shape)}")
+        raise DeployError(
+            f"compare_predictions needs two logit matrices of one shape [N, C], got "
+            f"{tuple(reference.shape)} and {tuple(logits.shape)}"
+        )
     p, q = reference.float().softmax(1), logits.float().softmax(1)
     top1 = (p.argmax(1) == q.argmax(1)).float().mean().item()
     a, b = p.topk(k).indices, q.topk(k).indices

@@ -27,8 +27,10 @@ def _check_shape(x: object, expected: list[int | None], where: str) -> torch.Ten
     shape = list(x.shape)
     if len(shape) != len(expected) or any(e is not None and e != s for e, s in zip(expected, shape)):
         want = "[" + ", ".join("N" if e is None else str(e) for e in expected) + "]"
-        raise InputShapeError(f"{where}: the exported model takes input of shape {want}, got {tuple(shape)}; "
-                              "preprocess the images as for export (a .onnx exported with dynamic_batch=True takes any batch size)")
+        raise InputShapeError(
+            f"{where}: the exported model takes input of shape {want}, got {tuple(shape)}; "
+            "preprocess the images as for export (a .onnx exported with dynamic_batch=True takes any batch size)"
+        )
     if not x.is_floating_point():
         raise InputShapeError(f"{where}: expected float32 input, got {x.dtype}")
     return x
@@ -55,8 +57,10 @@ class OnnxModel:
         try:
             self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:
-            raise ModelFileError(f"ONNX Runtime cannot load {self.path.name}: it is not a valid ONNX model "
-                                 f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); export it again") from None
+            raise ModelFileError(
+                f"ONNX Runtime cannot load {self.path.name}: it is not a valid ONNX model "
+                f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); export it again"
+            ) from None
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name
         self.input_shape = [d if isinstance(d, int) else None for d in inp.shape]
@@ -83,16 +87,20 @@ class PteModel:
                 program = Runtime.get().load_program(self.path)
                 self.method = program.load_method("forward")
         except Exception as exc:
-            raise ModelFileError(f"ExecuTorch cannot load {self.path.name}: it is not a valid .pte program "
-                                 f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); export it again") from None
+            raise ModelFileError(
+                f"ExecuTorch cannot load {self.path.name}: it is not a valid .pte program "
+                f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); export it again"
+            ) from None
         try:
             meta = self.method.metadata.input_tensor_meta(0)
             self.input_shape: list[int | None] = list(meta.sizes())
             with quiet_native_stderr():  # the first run initialises XNNPACK, which probes the CPU on stderr
                 self.method.execute([torch.zeros(list(meta.sizes()))])
         except Exception as exc:
-            raise ModelFileError(f"ExecuTorch cannot run {self.path.name} ({type(exc).__name__}: "
-                                 f"{str(exc).splitlines()[0][:200]}); export it again") from None
+            raise ModelFileError(
+                f"ExecuTorch cannot run {self.path.name} ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0][:200]}); export it again"
+            ) from None
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         x = _check_shape(x, self.input_shape, f"PteModel({self.path.name})")

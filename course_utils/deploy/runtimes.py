@@ -16,8 +16,11 @@ from .errors import RuntimeMissingError
 #: Each runtime and the modules it needs; all ship in ``pip install -e ".[deploy]"``.
 RUNTIMES: dict[str, tuple[str, ...]] = {
     "onnxruntime": ("onnx", "onnxscript", "onnxruntime", "onnxruntime.quantization"),
-    "executorch": ("executorch.exir", "executorch.runtime",
-                   "executorch.backends.xnnpack.partition.xnnpack_partitioner"),
+    "executorch": (
+        "executorch.exir",
+        "executorch.runtime",
+        "executorch.backends.xnnpack.partition.xnnpack_partitioner",
+    ),
 }
 INSTALL_HINT = 'install the deployment extra: pip install -e ".[deploy]"'
 
@@ -70,8 +73,10 @@ def require(name: str) -> None:
         raise RuntimeMissingError(f"unknown runtime {name!r}; choose one of {', '.join(RUNTIMES)}")
     reason = runtime_status()[name]
     if reason is not None:
-        raise RuntimeMissingError(f"{name} is not usable here: {reason}; {INSTALL_HINT} "
-                                  "(on a platform without wheels, skip this part: the torch-only sections still run)")
+        raise RuntimeMissingError(
+            f"{name} is not usable here: {reason}; {INSTALL_HINT} "
+            "(on a platform without wheels, skip this part: the torch-only sections still run)"
+        )
 
 
 @contextlib.contextmanager

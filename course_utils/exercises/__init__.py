@@ -70,11 +70,15 @@ class Result:
 
     def _repr_html_(self) -> str:
         symbol, label, colour = _STYLE[self.status]
-        badge = (f'<span style="background:{colour};color:#fff;border-radius:4px;padding:2px 8px;'
-                 f'font-weight:700;font-family:sans-serif;white-space:nowrap">{symbol} {label}</span>')
-        return (f'<div class="course-check course-check-{self.status.replace(" ", "-")}" '
-                f'style="border-left:4px solid {colour};padding:4px 8px;margin:4px 0">{badge} '
-                f"<b>Exercise {html.escape(self.id)}</b> — {html.escape(self.message)}</div>")
+        badge = (
+            f'<span style="background:{colour};color:#fff;border-radius:4px;padding:2px 8px;'
+            f'font-weight:700;font-family:sans-serif;white-space:nowrap">{symbol} {label}</span>'
+        )
+        return (
+            f'<div class="course-check course-check-{self.status.replace(" ", "-")}" '
+            f'style="border-left:4px solid {colour};padding:4px 8px;margin:4px 0">{badge} '
+            f"<b>Exercise {html.escape(self.id)}</b> — {html.escape(self.message)}</div>"
+        )
 
 
 _REGISTRY: dict[str, Exercise] = {}
@@ -196,8 +200,9 @@ def evaluate(id: str, answer: object) -> Result:
         where = _learner_line(exc)
         if where is not None:  # the learner's own code raised: quote their line, not a line inside torch
             return Result(id, "wrong", f"your code raised {_sentence(error)[:-1]} (your {where}).{hint}")
-        return Result(id, "wrong", f"your answer could not be used as asked ({error}); expected {ex.title}.{hint}",
-                      generic=True)
+        return Result(
+            id, "wrong", f"your answer could not be used as asked ({error}); expected {ex.title}.{hint}", generic=True
+        )
     return Result(id, "pass", f"{ex.title} — well done!")
 
 
@@ -224,8 +229,13 @@ def solution_source(id: str) -> str:
     module = importlib.import_module(f"course_utils.solutions.{_module_for(id)}")
     source = inspect.getsource(module)
     tree = ast.parse(source)
-    assignments = {t.id: node for node in tree.body if isinstance(node, ast.Assign)
-                   for t in node.targets if isinstance(t, ast.Name)}
+    assignments = {
+        t.id: node
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        for t in node.targets
+        if isinstance(t, ast.Name)
+    }
     table = assignments.get("SOLUTIONS")
     if table is not None and isinstance(table.value, ast.Dict):
         for key, value in zip(table.value.keys, table.value.values):
@@ -241,5 +251,16 @@ def show_solution(id: str) -> None:
     print(solution_source(id))
 
 
-__all__ = ["Exercise", "NotYet", "Result", "all_exercises", "check", "evaluate", "exercise", "get",
-           "show_solution", "solution", "solution_source"]
+__all__ = [
+    "Exercise",
+    "NotYet",
+    "Result",
+    "all_exercises",
+    "check",
+    "evaluate",
+    "exercise",
+    "get",
+    "show_solution",
+    "solution",
+    "solution_source",
+]

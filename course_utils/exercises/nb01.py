@@ -26,10 +26,13 @@ def _out_hw(h: int, w: int, stride: int) -> tuple[int, int]:
     return (h - 1) // stride + 1, (w - 1) // stride + 1
 
 
-@exercise("01.1", "shortcut(in_channels, out_channels, stride): the identity when shapes match, else a 1×1 projection",
-          hint="the shapes match only when both the channels and the stride stay the same; a projection is "
-               "one 1×1 convolution carrying the block's stride, then a BatchNorm (look up nn.Conv2d's bias "
-               "argument and nn.Sequential).")
+@exercise(
+    "01.1",
+    "shortcut(in_channels, out_channels, stride): the identity when shapes match, else a 1×1 projection",
+    hint="the shapes match only when both the channels and the stride stay the same; a projection is "
+    "one 1×1 convolution carrying the block's stride, then a BatchNorm (look up nn.Conv2d's bias "
+    "argument and nn.Sequential).",
+)
 def _check_shortcut(shortcut) -> None:
     g = torch.Generator().manual_seed(1)
     for c_in, c_out, stride in [(16, 16, 1), (16, 32, 2), (16, 64, 1), (32, 32, 2), (8, 16, 1), (24, 24, 1)]:
@@ -39,48 +42,60 @@ def _check_shortcut(shortcut) -> None:
         x = torch.randn(2, c_in, 8, 6, generator=g)  # non-square, so H and W cannot be swapped unseen
         expected = (2, c_out, *_out_hw(8, 6, stride))
         if c_in == c_out and stride == 1:
-            assert _n_params(sc) == 0, (f"{call}: the shapes already match, so the skip must be the plain identity "
-                                        "(no parameters): a projection here only adds cost")
+            assert _n_params(sc) == 0, (
+                f"{call}: the shapes already match, so the skip must be the plain identity "
+                "(no parameters): a projection here only adds cost"
+            )
             with torch.no_grad():
                 out = sc.eval()(x)
             assert isinstance(out, torch.Tensor) and torch.equal(out, x), f"{call} must return its input unchanged"
             continue
-        assert _n_params(sc) > 0, (f"{call} has no parameters, but here the shapes change "
-                                   f"({'channels' if c_in != c_out else 'resolution'}): it needs a projection")
+        assert _n_params(sc) > 0, (
+            f"{call} has no parameters, but here the shapes change "
+            f"({'channels' if c_in != c_out else 'resolution'}): it needs a projection"
+        )
         convs = [m for m in sc.modules() if isinstance(m, nn.Conv2d)]
         assert len(convs) == 1 and convs[0].kernel_size == (1, 1), (
-            f"{call}: use exactly one 1×1 convolution, got kernels {[tuple(c.kernel_size) for c in convs]}")
+            f"{call}: use exactly one 1×1 convolution, got kernels {[tuple(c.kernel_size) for c in convs]}"
+        )
         conv = convs[0]
         assert (conv.in_channels, conv.out_channels) == (c_in, c_out), (
             f"{call}: the 1×1 conv maps {conv.in_channels} → {conv.out_channels} channels, expected {c_in} → {c_out}: "
-            "use the arguments, not fixed numbers")
+            "use the arguments, not fixed numbers"
+        )
         assert conv.stride == (stride, stride), (
             f"{call}: the 1×1 conv has stride {conv.stride[0]}, the block's stride is {stride}: the shortcut must "
-            "change the resolution exactly as the residual branch does")
+            "change the resolution exactly as the residual branch does"
+        )
         assert conv.bias is None, "the 1×1 conv needs no bias (bias=False): the BatchNorm after it has one"
         bns = [m for m in sc.modules() if isinstance(m, nn.BatchNorm2d)]
         assert bns, "follow the 1×1 conv with a BatchNorm2d over the output channels"
         assert bns[0].num_features == c_out, (
             f"{call}: the BatchNorm normalises {bns[0].num_features} channels; it comes after the conv, "
-            f"so it sees the {c_out} output channels")
+            f"so it sees the {c_out} output channels"
+        )
         ref = randomise_bn(_reference_projection(c_in, c_out, stride), seed=c_in + c_out)
         try:
             sc.load_state_dict(ref.state_dict(), strict=True)
         except RuntimeError:
             raise AssertionError(
                 f"{call}: torchvision's downsample weights do not load into it: build it as "
-                "nn.Sequential(conv, bn), in that order, with nothing else that has parameters") from None
+                "nn.Sequential(conv, bn), in that order, with nothing else that has parameters"
+            ) from None
         for mode in ("eval", "train"):
             ref.train(mode == "train")
             sc.train(mode == "train")
             with torch.no_grad():
                 out, want = sc(x), ref(x)
             assert isinstance(out, torch.Tensor) and tuple(out.shape) == expected, (
-                f"{call} must map {list(x.shape)} to {list(expected)}, got {shape_of(out)}")
+                f"{call} must map {list(x.shape)} to {list(expected)}, got {shape_of(out)}"
+            )
             if not torch.allclose(out, want, atol=1e-5):
                 if (out >= 0).all() and (want < 0).any():
-                    raise AssertionError(f"{call}: the output has no negative values: no ReLU in the shortcut "
-                                         "(the block applies ReLU after the addition)")
+                    raise AssertionError(
+                        f"{call}: the output has no negative values: no ReLU in the shortcut "
+                        "(the block applies ReLU after the addition)"
+                    )
                 raise AssertionError(f"{call}: in {mode} mode the output differs from conv 1×1 → BatchNorm2d")
 
 
@@ -96,8 +111,9 @@ _PART_ADVICE = {
 }
 
 
-def _first_difference(mine: nn.Module, ref: nn.Module,
-                      x: torch.Tensor) -> tuple[str | None, torch.Tensor, torch.Tensor]:
+def _first_difference(
+    mine: nn.Module, ref: nn.Module, x: torch.Tensor
+) -> tuple[str | None, torch.Tensor, torch.Tensor]:
     """The first of conv1 … downsample whose output differs between the blocks (None: all agree),
     and the reference's residual branch bn3(…) and shortcut, for diagnosing how they were combined."""
     outs: dict[tuple[str, str], torch.Tensor] = {}
@@ -113,7 +129,9 @@ def _first_difference(mine: nn.Module, ref: nn.Module,
     branch, skip = outs[("ref", "bn3")], outs.get(("ref", "downsample"), x)
     for name in _PARTS:
         a, b = outs.get(("mine", name)), outs.get(("ref", name))
-        if (a is None) != (b is None) or (a is not None and (a.shape != b.shape or not torch.allclose(a, b, atol=1e-4))):
+        if (a is None) != (b is None) or (
+            a is not None and (a.shape != b.shape or not torch.allclose(a, b, atol=1e-4))
+        ):
             return name, branch, skip
     return None, branch, skip
 
@@ -122,10 +140,13 @@ def _block_configs() -> list[tuple[int, int, int, bool]]:
     return [(64, 16, 1, False), (32, 16, 1, True), (64, 16, 2, True), (64, 32, 2, True)]
 
 
-@exercise("01.2", "Bottleneck(inplanes, planes, stride, downsample): 1×1 reduce → 3×3 → 1×1 expand ×4, plus the skip",
-          hint="three conv–BatchNorm pairs (1×1, 3×3, 1×1) without conv biases; torchvision puts the stride on the "
-               "3×3 conv; the shortcut is x, or downsample(x) when given; one ReLU after each of the first two "
-               "pairs and one after the addition.")
+@exercise(
+    "01.2",
+    "Bottleneck(inplanes, planes, stride, downsample): 1×1 reduce → 3×3 → 1×1 expand ×4, plus the skip",
+    hint="three conv–BatchNorm pairs (1×1, 3×3, 1×1) without conv biases; torchvision puts the stride on the "
+    "3×3 conv; the shortcut is x, or downsample(x) when given; one ReLU after each of the first two "
+    "pairs and one after the addition.",
+)
 def _check_bottleneck(block_cls) -> None:
     g = torch.Generator().manual_seed(3)
     for inplanes, planes, stride, project in _block_configs():
@@ -139,7 +160,9 @@ def _check_bottleneck(block_cls) -> None:
         n_mine, n_ref = _n_params(mine), _n_params(ref)
         assert n_mine == n_ref, f"{config} has {n_mine:,} parameters, torchvision's has {n_ref:,}" + (
             ": a conv has a bias that the BatchNorm after it makes useless (bias=False)"
-            if any(isinstance(m, nn.Conv2d) and m.bias is not None for m in mine.modules()) else "")
+            if any(isinstance(m, nn.Conv2d) and m.bias is not None for m in mine.modules())
+            else ""
+        )
         try:
             mine.load_state_dict(ref.state_dict(), strict=True)
         except RuntimeError as exc:
@@ -147,10 +170,14 @@ def _check_bottleneck(block_cls) -> None:
             first = lines[1].strip() if len(lines) > 1 else str(exc)
             raise AssertionError(
                 f"{config}: torchvision's weights do not load ({first}); name the layers conv1, bn1, conv2, bn2, "
-                "conv3, bn3 and downsample") from None
-        convs = [m for name, m in mine.named_modules() if isinstance(m, nn.Conv2d) and not name.startswith("downsample")]
+                "conv3, bn3 and downsample"
+            ) from None
+        convs = [
+            m for name, m in mine.named_modules() if isinstance(m, nn.Conv2d) and not name.startswith("downsample")
+        ]
         assert stride == 1 or any(c.stride != (1, 1) for c in convs), (
-            f"{config}: none of the block's convolutions has stride {stride}: use the stride argument (on conv2)")
+            f"{config}: none of the block's convolutions has stride {stride}: use the stride argument (on conv2)"
+        )
         # relu'd like a block input, scaled so that values above 6 occur (ReLU6 would clip them); non-square
         x = 8 * torch.relu(torch.randn(2, inplanes, 8, 6, generator=g))
         for mode in ("eval", "train"):
@@ -160,17 +187,24 @@ def _check_bottleneck(block_cls) -> None:
                 expected, got = ref(x), mine(x)
             assert isinstance(got, torch.Tensor) and got.shape == expected.shape, (
                 f"{config}: output shape {shape_of(got)}, expected {list(expected.shape)}"
-                + (": the block must apply its stride (on the 3×3 conv)"
-                   if isinstance(got, torch.Tensor) and got.shape[-2:] == x.shape[-2:] and stride == 2 else ""))
+                + (
+                    ": the block must apply its stride (on the 3×3 conv)"
+                    if isinstance(got, torch.Tensor) and got.shape[-2:] == x.shape[-2:] and stride == 2
+                    else ""
+                )
+            )
             if torch.allclose(got, expected, atol=1e-4, rtol=1e-4):
                 continue
             if stride == 2 and getattr(mine.conv1, "stride", (1, 1)) != (1, 1):
-                raise AssertionError("put the stride on the 3×3 conv (conv2), not on conv1, as torchvision does "
-                                     "(the 'ResNet v1.5' layout: a strided 1×1 conv would skip 3/4 of the pixels)")
+                raise AssertionError(
+                    "put the stride on the 3×3 conv (conv2), not on conv1, as torchvision does "
+                    "(the 'ResNet v1.5' layout: a strided 1×1 conv would skip 3/4 of the pixels)"
+                )
             part, branch, skip = _first_difference(mine, ref, x)
             if part is not None:
-                raise AssertionError(f"{config}, {mode} mode: the output of {part} differs from torchvision's: "
-                                     f"{_PART_ADVICE[part]}")
+                raise AssertionError(
+                    f"{config}, {mode} mode: the output of {part} differs from torchvision's: {_PART_ADVICE[part]}"
+                )
             for candidate, why in [
                 (torch.relu(branch), "the output ignores the shortcut: add x (or downsample(x)) to bn3's output"),
                 (branch + skip, "negative outputs: apply ReLU after adding the shortcut"),
@@ -179,8 +213,10 @@ def _check_bottleneck(block_cls) -> None:
             ]:
                 if torch.allclose(got, candidate, atol=1e-4, rtol=1e-4):
                     raise AssertionError(f"{config}: {why}")
-            raise AssertionError(f"{config}, {mode} mode: every layer agrees with torchvision's, but the output "
-                                 "does not: add the shortcut (x or downsample(x)) to bn3's output, then apply ReLU")
+            raise AssertionError(
+                f"{config}, {mode} mode: every layer agrees with torchvision's, but the output "
+                "does not: add the shortcut (x or downsample(x)) to bn3's output, then apply ReLU"
+            )
 
 
 def _bottleneck_count(inplanes: int, planes: int, project: bool) -> int:
@@ -195,8 +231,13 @@ def _count_mistakes(inplanes: int, planes: int, project: bool) -> dict[int, str]
     bns = 2 * (planes + planes + out)
     proj_conv, proj_bn = (inplanes * out, 2 * out) if project else (0, 0)
     total = convs + bns + proj_conv + proj_bn
-    no_expansion = inplanes * planes + 9 * planes * planes + planes * planes + 2 * 3 * planes + (
-        (inplanes * planes + 2 * planes) if project else 0)
+    no_expansion = (
+        inplanes * planes
+        + 9 * planes * planes
+        + planes * planes
+        + 2 * 3 * planes
+        + ((inplanes * planes + 2 * planes) if project else 0)
+    )
     mistakes = {
         total - bns - proj_bn: "you left out the BatchNorm parameters (a weight and a bias per channel)",
         total + bns + proj_bn: "running mean and variance are buffers, not parameters: count 2 per BatchNorm channel",
@@ -210,24 +251,37 @@ def _count_mistakes(inplanes: int, planes: int, project: bool) -> dict[int, str]
     return mistakes
 
 
-@exercise("01.3", "bottleneck_params(inplanes, planes, projection): a Bottleneck's parameter count, by formula",
-          hint="add up the three convolutions (k·k·in·out weights each, no bias), the three BatchNorms "
-               "(learnable numbers per channel) and, when asked, the projection shortcut.")
+@exercise(
+    "01.3",
+    "bottleneck_params(inplanes, planes, projection): a Bottleneck's parameter count, by formula",
+    hint="add up the three convolutions (k·k·in·out weights each, no bias), the three BatchNorms "
+    "(learnable numbers per channel) and, when asked, the projection shortcut.",
+)
 def _check_bottleneck_params(bottleneck_params) -> None:
     results = {}
-    for inplanes, planes, project in [(64, 64, True), (256, 64, False), (256, 128, True), (1024, 256, False),
-                                      (1024, 512, True), (48, 12, True), (48, 12, False)]:
+    for inplanes, planes, project in [
+        (64, 64, True),
+        (256, 64, False),
+        (256, 128, True),
+        (1024, 256, False),
+        (1024, 512, True),
+        (48, 12, True),
+        (48, 12, False),
+    ]:
         expected = _bottleneck_count(inplanes, planes, project)
         call = f"bottleneck_params({inplanes}, {planes}, projection={project})"
         got = bottleneck_params(inplanes, planes, project)
         assert isinstance(got, int) or (hasattr(got, "__int__") and float(got) == int(got)), (
-            f"{call}: return a whole number, got {got!r}")
+            f"{call}: return a whole number, got {got!r}"
+        )
         got = int(got)
         results[(inplanes, planes, project)] = got
         if got != expected:
             if len(set(results.values())) == 1 and len(results) > 1:
-                raise AssertionError(f"your function returns {got:,} for different arguments: "
-                                     "compute the count from inplanes, planes and projection")
+                raise AssertionError(
+                    f"your function returns {got:,} for different arguments: "
+                    "compute the count from inplanes, planes and projection"
+                )
             why = _count_mistakes(inplanes, planes, project).get(got, "")
             raise AssertionError(f"{call} = {got:,}, expected {expected:,}" + (f": {why}" if why else ""))
 
@@ -265,9 +319,12 @@ def _shape_advice(key: str, got: tuple[int, ...], want: tuple[int, ...]) -> str:
     return ""
 
 
-@exercise("01.4", "the output shapes of resnet50's maxpool, layer1–4, avgpool and fc for a [2, 3, 160, 160] batch",
-          hint="follow the strides: the stem conv and the max pool each halve H and W, and so does the first block "
-               "of layer2, layer3 and layer4; a Bottleneck stage outputs planes × expansion channels.")
+@exercise(
+    "01.4",
+    "the output shapes of resnet50's maxpool, layer1–4, avgpool and fc for a [2, 3, 160, 160] batch",
+    hint="follow the strides: the stem conv and the max pool each halve H and W, and so does the first block "
+    "of layer2, layer3 and layer4; a Bottleneck stage outputs planes × expansion channels.",
+)
 def _check_shapes(answer) -> None:
     assert isinstance(answer, dict), f"give a dict like {{'layer1': (2, C, H, W), …}}, got {type(answer).__name__}"
     expected = resnet50_shapes()

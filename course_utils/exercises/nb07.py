@@ -19,10 +19,12 @@ def _normalised(rgb_chw: torch.Tensor, mean, std) -> torch.Tensor:
     return (rgb_chw.float() / 255 - torch.tensor(mean)[:, None, None]) / torch.tensor(std)[:, None, None]
 
 
-@exercise("07.1", "to_input(bgr, mean, std): an OpenCV-style BGR uint8 H×W×3 array → normalised RGB float32 tensor "
-                  "[3, H, W]",
-          hint="three bugs: the channel order (which axis holds the colours?), the axis order PyTorch expects "
-               "(look up Tensor.permute), and the value range mean/std were computed for.")
+@exercise(
+    "07.1",
+    "to_input(bgr, mean, std): an OpenCV-style BGR uint8 H×W×3 array → normalised RGB float32 tensor [3, H, W]",
+    hint="three bugs: the channel order (which axis holds the colours?), the axis order PyTorch expects "
+    "(look up Tensor.permute), and the value range mean/std were computed for.",
+)
 def _check_to_input(to_input) -> None:
     rng = np.random.default_rng(7)
     for (h, w), (mean, std) in [((5, 6), _IMAGENET), ((7, 4), _HALF)]:
@@ -34,10 +36,11 @@ def _check_to_input(to_input) -> None:
         assert isinstance(got, torch.Tensor), f"return a torch tensor, got {type(got).__name__}"
         assert got.shape == (3, h, w), (
             f"for an H×W×3 = {h}×{w}×3 frame expected [3, H, W] = [3, {h}, {w}], got {list(got.shape)}: "
-            "channels go first (permute(2, 0, 1))")
-        assert got.dtype == torch.float32, (
-            f"expected float32, got {got.dtype}: models expect float32"
-            + ("; NumPy arithmetic gives float64" if got.dtype == torch.float64 else ""))
+            "channels go first (permute(2, 0, 1))"
+        )
+        assert got.dtype == torch.float32, f"expected float32, got {got.dtype}: models expect float32" + (
+            "; NumPy arithmetic gives float64" if got.dtype == torch.float64 else ""
+        )
         t_rgb, t_bgr = torch.from_numpy(rgb).permute(2, 0, 1), torch.from_numpy(bgr).permute(2, 0, 1)
         ref = _normalised(t_rgb, mean, std)
         assert got.abs().max() < 10, "values are far too large: scale 0–255 to 0–1 (divide by 255) before normalising"
@@ -46,18 +49,24 @@ def _check_to_input(to_input) -> None:
         if torch.allclose(got, _normalised(t_bgr, mean, std), atol=1e-4):
             raise AssertionError("the channels are still in BGR order: reverse the last axis")
         if torch.allclose(got, _normalised(t_rgb.flip(1), mean, std), atol=1e-4) or torch.allclose(
-                got, _normalised(t_bgr.flip(1), mean, std), atol=1e-4):
-            raise AssertionError("you flipped the image upside down: reverse the channel axis (the last one), not the rows")
+            got, _normalised(t_bgr.flip(1), mean, std), atol=1e-4
+        ):
+            raise AssertionError(
+                "you flipped the image upside down: reverse the channel axis (the last one), not the rows"
+            )
         other = _HALF if mean == _IMAGENET[0] else _IMAGENET
         if torch.allclose(got, _normalised(t_rgb, *other), atol=1e-4):
             raise AssertionError("you used fixed mean/std values: normalise with the mean and std you are given")
         raise AssertionError("values differ from ((rgb / 255) − mean) / std per channel")
 
 
-@exercise("07.2", "to_rgb(t): a float image tensor [C, H, W] in [0, 1] with C = 1 (grey), 3 (RGB) or 4 (RGBA) → [3, H, W], "
-                  "transparent pixels on white, input left unchanged",
-          hint="grey: the one channel becomes all three (look up Tensor.expand or repeat); RGBA: alpha compositing "
-               "over a white background (alpha = 1 is opaque); RGB: unchanged.")
+@exercise(
+    "07.2",
+    "to_rgb(t): a float image tensor [C, H, W] in [0, 1] with C = 1 (grey), 3 (RGB) or 4 (RGBA) → [3, H, W], "
+    "transparent pixels on white, input left unchanged",
+    hint="grey: the one channel becomes all three (look up Tensor.expand or repeat); RGBA: alpha compositing "
+    "over a white background (alpha = 1 is opaque); RGB: unchanged.",
+)
 def _check_to_rgb(to_rgb) -> None:
     g = torch.Generator().manual_seed(3)
     rgb = torch.rand(3, 4, 5, generator=g)
@@ -68,10 +77,12 @@ def _check_to_rgb(to_rgb) -> None:
     for name, t in [("an RGB", rgb), ("a grey", grey), ("an RGBA", rgba)]:
         given = t.clone()
         out = to_rgb(given)
-        assert torch.equal(given, t), (f"your function changed {name} input in place (e.g. mul_ on a slice of it): "
-                                       "compute a new tensor")
+        assert torch.equal(given, t), (
+            f"your function changed {name} input in place (e.g. mul_ on a slice of it): compute a new tensor"
+        )
         assert isinstance(out, torch.Tensor) and out.shape == (3, 4, 5), (
-            f"{name} [{t.shape[0]}, H, W] input must become [3, H, W], got {shape_of(out)}")
+            f"{name} [{t.shape[0]}, H, W] input must become [3, H, W], got {shape_of(out)}"
+        )
     out = to_rgb(rgb.clone())
     assert torch.allclose(out, rgb), "an RGB input must come back unchanged"
     out = to_rgb(grey.clone())
@@ -85,7 +96,9 @@ def _check_to_rgb(to_rgb) -> None:
     if torch.allclose(out, rgb * alpha, atol=1e-5):
         raise AssertionError("that blends onto black (transparent pixels come out 0): the background is white")
     if torch.allclose(out, rgb * (1 - alpha) + alpha, atol=1e-5):
-        raise AssertionError("alpha = 1 means opaque: opaque pixels must keep their colour, transparent ones turn white")
+        raise AssertionError(
+            "alpha = 1 means opaque: opaque pixels must keep their colour, transparent ones turn white"
+        )
     raise AssertionError("RGBA on white is rgb · alpha + 1 · (1 − alpha)")
 
 
@@ -103,10 +116,13 @@ def _groups_of(opt: torch.optim.Optimizer) -> dict[int, dict]:
     return {id(p): group for group in opt.param_groups for p in group["params"]}
 
 
-@exercise("07.3", "make_optimizer(model, lr, weight_decay): AdamW over trainable parameters only; "
-                  "no weight decay on biases and normalisation parameters",
-          hint="two fixes: hand over only parameters that require gradients, and split them into two parameter "
-               "groups by their number of dimensions (look up 'per-parameter options' in torch.optim's docs).")
+@exercise(
+    "07.3",
+    "make_optimizer(model, lr, weight_decay): AdamW over trainable parameters only; "
+    "no weight decay on biases and normalisation parameters",
+    hint="two fixes: hand over only parameters that require gradients, and split them into two parameter "
+    "groups by their number of dimensions (look up 'per-parameter options' in torch.optim's docs).",
+)
 def _check_make_optimizer(make_optimizer) -> None:
     for lr, wd in [(1e-3, 0.05), (3e-4, 0.2)]:  # two settings, so hard-coded numbers show
         torch.manual_seed(0)
@@ -116,15 +132,18 @@ def _check_make_optimizer(make_optimizer) -> None:
         assert isinstance(opt, torch.optim.Optimizer), f"return a torch optimizer, got {type(opt).__name__}"
         if not isinstance(opt, torch.optim.AdamW):
             if isinstance(opt, torch.optim.Adam) and not opt.defaults.get("decoupled_weight_decay", False):
-                raise AssertionError("Adam's weight_decay adds an L2 term to the gradient, which Adam then rescales; "
-                                     "AdamW decays the weights directly (decoupled): use torch.optim.AdamW")
+                raise AssertionError(
+                    "Adam's weight_decay adds an L2 term to the gradient, which Adam then rescales; "
+                    "AdamW decays the weights directly (decoupled): use torch.optim.AdamW"
+                )
             if not isinstance(opt, torch.optim.Adam):
                 raise AssertionError(f"the task asks for AdamW, you built {type(opt).__name__}")
         groups = _groups_of(opt)
         handed = [p for group in opt.param_groups for p in group["params"]]
         assert len(handed) == len(groups), "a parameter appears twice in the optimizer"
         assert not any(id(p) in groups for p in model.features.parameters()), (
-            "frozen parameters (requires_grad=False) were handed to the optimizer: filter on p.requires_grad")
+            "frozen parameters (requires_grad=False) were handed to the optimizer: filter on p.requires_grad"
+        )
         trainable = [p for p in model.parameters() if p.requires_grad]
         assert all(id(p) in groups for p in trainable), "every trainable parameter must be in the optimizer"
         for name, p in model.named_parameters():
@@ -134,17 +153,23 @@ def _check_make_optimizer(make_optimizer) -> None:
             if p.ndim < 2:
                 assert group["weight_decay"] == 0, (
                     f"{name} ({p.ndim}-D: a bias or a normalisation weight) gets weight_decay={group['weight_decay']}: "
-                    "1-D parameters must get weight_decay=0 (their names do not all end in 'bias')")
+                    "1-D parameters must get weight_decay=0 (their names do not all end in 'bias')"
+                )
             else:
                 assert group["weight_decay"] == wd, (
                     f"{name} ({p.ndim}-D) gets weight_decay={group['weight_decay']}, expected the given {wd}: "
-                    "weight matrices and kernels (ndim ≥ 2) keep the weight decay")
-            assert group["lr"] == lr, (f"{name} gets lr={group['lr']}, expected the given {lr}: use the learning rate "
-                                       "you are given, in every group")
+                    "weight matrices and kernels (ndim ≥ 2) keep the weight decay"
+                )
+            assert group["lr"] == lr, (
+                f"{name} gets lr={group['lr']}, expected the given {lr}: use the learning rate "
+                "you are given, in every group"
+            )
         model.features.requires_grad_(True)
         opt = make_optimizer(model, lr, wd)
         groups = _groups_of(opt)
-        assert all(id(p) in groups for p in model.parameters()), "once unfrozen, all parameters must be in the optimizer"
+        assert all(id(p) in groups for p in model.parameters()), (
+            "once unfrozen, all parameters must be in the optimizer"
+        )
         bn = model.features[1].weight
         assert groups[id(bn)]["weight_decay"] == 0, "BatchNorm's weight is 1-D: no weight decay"
 
@@ -165,15 +190,20 @@ class _Block(nn.Module):
 
 def _foreign(model: _Block, seen: list) -> list:
     """'Someone else's' hooks; the first also notes which kinds of hooks sit on the layer when it runs."""
-    return [model.act.register_forward_pre_hook(lambda m, i: seen.append(len(m._forward_pre_hooks) > 1)),
-            model.register_forward_hook(lambda m, i, o: None)]
+    return [
+        model.act.register_forward_pre_hook(lambda m, i: seen.append(len(m._forward_pre_hooks) > 1)),
+        model.register_forward_hook(lambda m, i, o: None),
+    ]
 
 
-@exercise("07.4", "record_input(model, layer, x): the tensor `layer` receives during model(x), as it was before the "
-                  "layer ran (even an in-place layer), without autograd graph, no hook of yours left behind (even if "
-                  "the forward pass raises) and other hooks left alone",
-          hint="a forward hook runs after the layer, a forward pre-hook before it (look up "
-               "register_forward_pre_hook); store a detached copy, and remove exactly your handle in a `finally:`.")
+@exercise(
+    "07.4",
+    "record_input(model, layer, x): the tensor `layer` receives during model(x), as it was before the "
+    "layer ran (even an in-place layer), without autograd graph, no hook of yours left behind (even if "
+    "the forward pass raises) and other hooks left alone",
+    hint="a forward hook runs after the layer, a forward pre-hook before it (look up "
+    "register_forward_pre_hook); store a detached copy, and remove exactly your handle in a `finally:`.",
+)
 def _check_record_input(record_input) -> None:
     torch.manual_seed(2)
     model = randomise_bn(_Block(), seed=2).eval()
@@ -187,30 +217,41 @@ def _check_record_input(record_input) -> None:
             conv = model.conv(x)
             expected = model.bn(conv).clone() if layer is model.act else conv.clone()
         got = record_input(model, layer, x)
-        assert foreign_hooks_intact(model, foreign), "you removed hooks you did not register: remove only your own handle"
+        assert foreign_hooks_intact(model, foreign), (
+            "you removed hooks you did not register: remove only your own handle"
+        )
         left = hook_count(model) - len(foreign)
         assert left == 0, f"{left} hook(s) of yours are still registered: keep the handle and call handle.remove()"
         assert isinstance(got, torch.Tensor), f"return the recorded tensor, got {type(got).__name__}"
         assert got.shape == expected.shape, (
-            f"model.{name} receives {list(expected.shape)}, you returned {shape_of(got)}")
+            f"model.{name} receives {list(expected.shape)}, you returned {shape_of(got)}"
+        )
         if not torch.allclose(got, expected, atol=1e-5):
             if layer is model.act and torch.allclose(got, expected.clamp(0, 6), atol=1e-5):
                 if pre_hooked and pre_hooked[-1]:
-                    raise AssertionError("your recording is clipped to [0, 6]: your pre-hook stored the tensor itself, "
-                                         "which the in-place ReLU6 then overwrote; store a clone")
-                raise AssertionError("your recording is clipped to [0, 6]: a forward hook runs after the layer, when "
-                                     "the in-place ReLU6 has already overwritten its input; use a forward pre-hook")
-            raise AssertionError(f"the recorded tensor differs from what model.{name} receives: record the layer "
-                                 "you are given, before it runs")
+                    raise AssertionError(
+                        "your recording is clipped to [0, 6]: your pre-hook stored the tensor itself, "
+                        "which the in-place ReLU6 then overwrote; store a clone"
+                    )
+                raise AssertionError(
+                    "your recording is clipped to [0, 6]: a forward hook runs after the layer, when "
+                    "the in-place ReLU6 has already overwritten its input; use a forward pre-hook"
+                )
+            raise AssertionError(
+                f"the recorded tensor differs from what model.{name} receives: record the layer "
+                "you are given, before it runs"
+            )
         assert not got.requires_grad and got.grad_fn is None, (
-            "the recording keeps the autograd graph alive: detach it (or run under torch.inference_mode())")
+            "the recording keeps the autograd graph alive: detach it (or run under torch.inference_mode())"
+        )
     try:
         record_input(model, model.act, torch.randn(2, 4, 7, 5))  # wrong channel count: the forward pass raises
     except Exception:  # noqa: BLE001 - the learner's function is expected to let it through
         pass
     assert foreign_hooks_intact(model, foreign), "you removed hooks you did not register: remove only your own handle"
-    assert hook_count(model) == len(foreign), ("a hook stayed behind after the forward pass raised: remove it in a "
-                                               "`finally:` block")
+    assert hook_count(model) == len(foreign), (
+        "a hook stayed behind after the forward pass raised: remove it in a `finally:` block"
+    )
     for h in foreign:
         h.remove()
 
@@ -228,10 +269,13 @@ class _Probe(nn.Module):
         return self.body(x)
 
 
-@exercise("07.5", "run(model, x): logits on the CPU, computed in eval mode under torch.inference_mode(), on whatever "
-                  "device and dtype the model has (the model itself unchanged)",
-          hint="read the device and dtype off one of the model's parameters and move the input there (not the model "
-               "to the input); switch the mode with a method call; look up torch.inference_mode.")
+@exercise(
+    "07.5",
+    "run(model, x): logits on the CPU, computed in eval mode under torch.inference_mode(), on whatever "
+    "device and dtype the model has (the model itself unchanged)",
+    hint="read the device and dtype off one of the model's parameters and move the input there (not the model "
+    "to the input); switch the mode with a method call; look up torch.inference_mode.",
+)
 def _check_run(run) -> None:
     torch.manual_seed(1)
     x = torch.randn(2, 3, 8, 6)
@@ -247,19 +291,25 @@ def _check_run(run) -> None:
             p = next(model.parameters())
             assert (p.device.type, p.dtype) == (device.type, dtype), (
                 f"the model is now on {p.device} in {p.dtype}, it was on {device} in {dtype}: move the input to the "
-                "model, do not change the model")
+                "model, do not change the model"
+            )
             assert model.seen, "call the model on the input"
             training, grad, inference = model.seen[-1]
             assert not training, "the model ran in train mode: call model.eval() (with parentheses) first"
             assert not grad or inference, (
                 "the forward pass built an autograd graph (detaching the result afterwards is too late): run it under "
-                "torch.inference_mode()")
-            assert inference, ("torch.no_grad() avoids the graph too, but this task asks for torch.inference_mode(): "
-                               "it also skips autograd's version counters, and its outputs cannot slip back into training")
+                "torch.inference_mode()"
+            )
+            assert inference, (
+                "torch.no_grad() avoids the graph too, but this task asks for torch.inference_mode(): "
+                "it also skips autograd's version counters, and its outputs cannot slip back into training"
+            )
             assert isinstance(out, torch.Tensor), f"return the logits tensor, got {type(out).__name__}"
             assert out.device.type == "cpu", f"bring the result back to the CPU (.cpu()), it is on {out.device}"
-            assert out.dtype == dtype, (f"the logits are {out.dtype}, the model computes in {dtype}: move the input to "
-                                        "the model's dtype, not to a fixed one")
+            assert out.dtype == dtype, (
+                f"the logits are {out.dtype}, the model computes in {dtype}: move the input to "
+                "the model's dtype, not to a fixed one"
+            )
             model.eval()
             with torch.no_grad():
                 ref = model.body(x.to(device, dtype)).cpu()

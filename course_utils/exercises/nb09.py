@@ -33,10 +33,13 @@ def _call(fn, *args):
         raise RuntimeError(f"your function's assert failed: {exc}") from None
 
 
-@exercise("09.1", "fold_bn(conv, bn): one Conv2d equal to bn(conv(x)) in eval mode, refusing a BatchNorm in train mode",
-          hint="BatchNorm in eval mode is y = γ·(z − μ)/√(σ² + ε) + β, a per-output-channel scale and shift: "
-               "scale the conv's weights per output channel and fold everything else into a bias; build the new conv "
-               "with all of the old one's settings (stride, padding, groups).")
+@exercise(
+    "09.1",
+    "fold_bn(conv, bn): one Conv2d equal to bn(conv(x)) in eval mode, refusing a BatchNorm in train mode",
+    hint="BatchNorm in eval mode is y = γ·(z − μ)/√(σ² + ε) + β, a per-output-channel scale and shift: "
+    "scale the conv's weights per output channel and fold everything else into a bias; build the new conv "
+    "with all of the old one's settings (stride, padding, groups).",
+)
 def _check_fold_bn(fold_bn) -> None:
     cases = [(3, 8, 1, 2, True, 0.1, 0), (8, 8, 8, 1, False, 1e-3, 1), (4, 6, 2, 1, True, 1e-5, 2)]
     for in_ch, out_ch, groups, stride, bias, eps, seed in cases:
@@ -49,13 +52,15 @@ def _check_fold_bn(fold_bn) -> None:
         assert isinstance(folded, nn.Conv2d), f"return one nn.Conv2d (the folded layer), got {type(folded).__name__}"
         for key, value in before[0].items():
             assert torch.equal(conv.state_dict()[key], value), (
-                f"your function changed the original conv's {key}: build a new Conv2d and leave the model untouched")
+                f"your function changed the original conv's {key}: build a new Conv2d and leave the model untouched"
+            )
         for key, value in before[1].items():
             assert torch.equal(bn.state_dict()[key], value), f"your function changed the BatchNorm's {key}"
         for attr in ("stride", "padding", "groups", "dilation", "kernel_size"):
             assert getattr(folded, attr) == getattr(conv, attr), (
                 f"the folded conv has {attr}={getattr(folded, attr)} but the original has {getattr(conv, attr)}: "
-                "copy every setting of the original conv")
+                "copy every setting of the original conv"
+            )
         assert folded.bias is not None, "the folded conv needs a bias: that is where β and μ go"
         with torch.no_grad():
             got = folded(x)
@@ -63,17 +68,22 @@ def _check_fold_bn(fold_bn) -> None:
         w = folded.weight.detach()
         w_var = conv.weight * (bn.weight.reshape(-1, 1, 1, 1) / (bn.running_var + bn.eps).reshape(-1, 1, 1, 1))
         w_no_eps = conv.weight * (bn.weight.reshape(-1, 1, 1, 1) / bn.running_var.sqrt().reshape(-1, 1, 1, 1))
-        assert not torch.allclose(w, w_var.detach(), rtol=1e-4), "you divided by the variance σ² + ε; divide by the standard deviation √(σ² + ε)"
+        assert not torch.allclose(w, w_var.detach(), rtol=1e-4), (
+            "you divided by the variance σ² + ε; divide by the standard deviation √(σ² + ε)"
+        )
         assert not (eps >= 1e-2 and torch.allclose(w, w_no_eps.detach(), rtol=1e-4)), (
-            "ε is missing: BatchNorm divides by √(σ² + ε), not √σ²")
+            "ε is missing: BatchNorm divides by √(σ² + ε), not √σ²"
+        )
         w_ok = torch.allclose(w, (conv.weight * bn.weight.reshape(-1, 1, 1, 1) / std).detach(), rtol=1e-4, atol=1e-5)
         assert w_ok, "the folded weights are wrong: multiply each output channel's filter by γ/√(σ² + ε)"
         if bias:
             no_bias = (bn.bias - bn.running_mean * bn.weight / std.flatten()).detach()
             assert not torch.allclose(folded.bias.detach(), no_bias, atol=1e-5), (
-                "the original conv's bias b is missing: the new bias is β + (b − μ)·γ/√(σ² + ε)")
+                "the original conv's bias b is missing: the new bias is β + (b − μ)·γ/√(σ² + ε)"
+            )
         assert torch.allclose(got, expected, atol=1e-4, rtol=1e-4), (
-            f"folded output differs from bn(conv(x)) by {(got - expected).abs().max():.2e}; the bias is β + (b − μ)·γ/√(σ² + ε)")
+            f"folded output differs from bn(conv(x)) by {(got - expected).abs().max():.2e}; the bias is β + (b − μ)·γ/√(σ² + ε)"
+        )
     conv, bn = _bn_case(3, 8, 1, 1, True, 1e-5, 3)
     bn.train()
     try:
@@ -83,8 +93,10 @@ def _check_fold_bn(fold_bn) -> None:
     except Exception:
         assert bn.training, "your function switched the BatchNorm to eval mode; refuse instead and leave it alone"
         return
-    raise AssertionError("fold_bn folded a BatchNorm that is in training mode; in train mode BatchNorm normalises with "
-                         "each batch's own statistics, so no fixed conv equals it: raise an error instead")
+    raise AssertionError(
+        "fold_bn folded a BatchNorm that is in training mode; in train mode BatchNorm normalises with "
+        "each batch's own statistics, so no fixed conv equals it: raise an error instead"
+    )
 
 
 class _Wrap(nn.Module):
@@ -100,9 +112,12 @@ def _gate_reference(x: torch.Tensor) -> torch.Tensor:
     return torch.where(x.mean(dim=(1, 2, 3), keepdim=True) > 0, x * 2, -x)
 
 
-@exercise("09.2", "exportable_gate(x): per image, 2·x when its mean is positive else −x, with no Python `if` on tensor values",
-          hint="torch.export records tensor operations, not Python decisions: compute the condition as a tensor "
-               "(one value per image, keepdim so it broadcasts) and select between both branches with torch.where.")
+@exercise(
+    "09.2",
+    "exportable_gate(x): per image, 2·x when its mean is positive else −x, with no Python `if` on tensor values",
+    hint="torch.export records tensor operations, not Python decisions: compute the condition as a tensor "
+    "(one value per image, keepdim so it broadcasts) and select between both branches with torch.where.",
+)
 def _check_gate(exportable_gate) -> None:
     g = torch.Generator().manual_seed(0)
     x = torch.randn(3, 2, 5, 7, generator=g)
@@ -116,19 +131,23 @@ def _check_gate(exportable_gate) -> None:
     try:
         program = export_program(_Wrap(exportable_gate).eval(), torch.randn(2, 2, 5, 7, generator=g) + 1)
     except Exception:
-        raise AssertionError("torch.export could not capture it: a Python `if` or .item() on a tensor value is a "
-                             "decision the graph cannot hold") from None
+        raise AssertionError(
+            "torch.export could not capture it: a Python `if` or .item() on a tensor value is a "
+            "decision the graph cannot hold"
+        ) from None
     expected = _gate_reference(x)
     assert not torch.allclose(got[0], -x[0]), "image 0 has a positive mean but was negated: the branches are swapped"
     assert not torch.allclose(got[1], x[1].abs()), "image 1 (negative mean) must become −x, not |x|"
     assert torch.allclose(got, expected), (
         "wrong values: image 0 (positive mean) must be doubled and image 1 (negative mean) negated, each image on "
-        "its own mean (reduce over dims 1, 2, 3, not the whole batch)")
+        "its own mean (reduce over dims 1, 2, 3, not the whole batch)"
+    )
     for sign in (1.0, -1.0):  # the exported graph must take the other branch on other data
         y = torch.randn(2, 2, 5, 7, generator=g) + sign
         assert torch.allclose(program.module()(y), _gate_reference(y)), (
             f"the exported graph gives wrong values for images with {'positive' if sign > 0 else 'negative'} means: "
-            "it baked in one branch")
+            "it baked in one branch"
+        )
     one = torch.randn(1, 2, 4, 6, generator=g) - 1
     assert torch.allclose(_call(exportable_gate, one), _gate_reference(one)), "wrong for a batch of one image"
 
@@ -141,10 +160,13 @@ def _fake_quant_reference(x: torch.Tensor, lo: float, hi: float, num_bits: int =
     return (torch.clamp(torch.round(x / scale) + zp, 0, qmax) - zp) * scale
 
 
-@exercise("09.3", "fake_quant(x, lo, hi, num_bits): quantize to num_bits unsigned integers over [lo, hi] and back",
-          hint="affine quantization: scale = range / (number of steps), an integer zero point so that 0.0 is exact, "
-               "round to the nearest level, clip to the integer range, then map back to real values; "
-               "the range must contain 0.")
+@exercise(
+    "09.3",
+    "fake_quant(x, lo, hi, num_bits): quantize to num_bits unsigned integers over [lo, hi] and back",
+    hint="affine quantization: scale = range / (number of steps), an integer zero point so that 0.0 is exact, "
+    "round to the nearest level, clip to the integer range, then map back to real values; "
+    "the range must contain 0.",
+)
 def _check_fake_quant(fake_quant) -> None:
     x = torch.linspace(-3.0, 5.0, 1001)
     cases = [(-1.3, 2.7, 4), (-2.0, 4.0, 8), (0.5, 3.0, 8), (-6.0, -1.0, 6)]
@@ -157,21 +179,26 @@ def _check_fake_quant(fake_quant) -> None:
         r_lo, r_hi = min(lo, 0.0), max(hi, 0.0)
         scale = (r_hi - r_lo) / (2**bits - 1)
         assert not (got.max() > r_hi * 1.5 + 1 and got.min() >= 0), (
-            "the result looks like the integer codes q; return the real values (q − zero_point)·scale")
+            "the result looks like the integer codes q; return the real values (q − zero_point)·scale"
+        )
         zero = _call(fake_quant, torch.zeros(3), lo, hi, bits)
         assert torch.all(zero == 0), (
             f"fake_quant(0) gave {zero[0].item():.4g} for range [{lo}, {hi}]: 0.0 must be exactly representable "
-            "(an integer zero point, and a range extended to contain 0)")
+            "(an integer zero point, and a range extended to contain 0)"
+        )
         assert got.max() <= r_hi + scale and got.min() >= r_lo - scale, (
             f"values outside [{r_lo}, {r_hi}] were not clipped (got {got.min():.3g} … {got.max():.3g}): clamp the "
-            "integers to [0, 2**num_bits − 1]")
+            "integers to [0, 2**num_bits − 1]"
+        )
         levels = torch.unique(got).numel()
         assert levels <= 2**bits, f"{levels} different values for {bits} bits: at most 2**num_bits levels"
         inside = (x >= r_lo) & (x <= r_hi)
         err = (got - x)[inside].abs().max().item()
         assert err <= scale / 2 + 1e-5, (
             f"inside the range the error reaches {err:.3g}, more than half a step ({scale / 2:.3g}): round to the "
-            "nearest level (torch.round), don't truncate")
+            "nearest level (torch.round), don't truncate"
+        )
         assert torch.allclose(got, expected, atol=1e-5), (
             f"values differ from the expected ones for range [{lo}, {hi}] with {bits} bits: "
-            "scale = (hi − lo) / (2**num_bits − 1)")
+            "scale = (hi − lo) / (2**num_bits − 1)"
+        )

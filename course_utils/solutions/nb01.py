@@ -69,8 +69,9 @@ def _shortcut_no_stride(in_channels, out_channels, stride):
 def _shortcut_3x3(in_channels, out_channels, stride):
     if in_channels == out_channels and stride == 1:
         return nn.Identity()
-    return nn.Sequential(nn.Conv2d(in_channels, out_channels, 3, stride, padding=1, bias=False),
-                         nn.BatchNorm2d(out_channels))
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, 3, stride, padding=1, bias=False), nn.BatchNorm2d(out_channels)
+    )
 
 
 def _shortcut_no_bn(in_channels, out_channels, stride):
@@ -122,8 +123,9 @@ def _shortcut_conv_bias(in_channels, out_channels, stride):
 def _shortcut_with_relu(in_channels, out_channels, stride):
     if in_channels == out_channels and stride == 1:
         return nn.Identity()
-    return nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride, bias=False), nn.BatchNorm2d(out_channels),
-                         nn.ReLU())
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, 1, stride, bias=False), nn.BatchNorm2d(out_channels), nn.ReLU()
+    )
 
 
 def _shortcut_only_checks_stride(in_channels, out_channels, stride):
@@ -202,13 +204,31 @@ def _params_kernel_3_not_9(inplanes, planes, projection):
     return bottleneck_params(inplanes, planes, projection) - 6 * planes * planes
 
 
-_SHAPES_NO_EXPANSION = {**SHAPES, "layer1": (2, 64, 40, 40), "layer2": (2, 128, 20, 20), "layer3": (2, 256, 10, 10),
-                        "layer4": (2, 512, 5, 5), "avgpool": (2, 512, 1, 1)}
-_SHAPES_NO_MAXPOOL = {**SHAPES, "maxpool": (2, 64, 80, 80), "layer1": (2, 256, 80, 80), "layer2": (2, 512, 40, 40),
-                      "layer3": (2, 1024, 20, 20), "layer4": (2, 2048, 10, 10)}
+_SHAPES_NO_EXPANSION = {
+    **SHAPES,
+    "layer1": (2, 64, 40, 40),
+    "layer2": (2, 128, 20, 20),
+    "layer3": (2, 256, 10, 10),
+    "layer4": (2, 512, 5, 5),
+    "avgpool": (2, 512, 1, 1),
+}
+_SHAPES_NO_MAXPOOL = {
+    **SHAPES,
+    "maxpool": (2, 64, 80, 80),
+    "layer1": (2, 256, 80, 80),
+    "layer2": (2, 512, 40, 40),
+    "layer3": (2, 1024, 20, 20),
+    "layer4": (2, 2048, 10, 10),
+}
 _SHAPES_FLAT_FC = {**SHAPES, "fc": (2, 1000, 1, 1)}
-_SHAPES_224 = {**SHAPES, "maxpool": (2, 64, 56, 56), "layer1": (2, 256, 56, 56), "layer2": (2, 512, 28, 28),
-               "layer3": (2, 1024, 14, 14), "layer4": (2, 2048, 7, 7)}  # the familiar numbers, for 224×224
+_SHAPES_224 = {
+    **SHAPES,
+    "maxpool": (2, 64, 56, 56),
+    "layer1": (2, 256, 56, 56),
+    "layer2": (2, 512, 28, 28),
+    "layer3": (2, 1024, 14, 14),
+    "layer4": (2, 2048, 7, 7),
+}  # the familiar numbers, for 224×224
 _SHAPES_FLAT_AVGPOOL = {**SHAPES, "avgpool": (2, 2048)}
 _SHAPES_BATCH_ONE = {k: (1, *v[1:]) for k, v in SHAPES.items()}
 _SHAPES_LAYER1_HALVES = {**SHAPES, "layer1": (2, 256, 20, 20)}
@@ -217,13 +237,45 @@ _SHAPES_CHANNELS_LAST = {**SHAPES, "layer1": (2, 40, 40, 256)}
 
 SOLUTIONS = {"01.1": shortcut, "01.2": Bottleneck, "01.3": bottleneck_params, "01.4": SHAPES}
 WRONG = {
-    "01.1": [_shortcut_always_project, _shortcut_no_stride, _shortcut_3x3, _shortcut_no_bn, _shortcut_conv_bias,
-             _shortcut_with_relu, _shortcut_only_checks_stride, _shortcut_bn_on_input, _shortcut_hard_coded],
-    "01.2": [_BottleneckStrideOnConv1, _BottleneckNoFinalRelu, _BottleneckNoSkip, _BottleneckExpand2,
-             _BottleneckWithBias, _BottleneckRelu6, _BottleneckIgnoresStride, _BottleneckReluBeforeBn,
-             _BottleneckSkipAfterRelu],
-    "01.3": [_params_without_bn, _params_ignore_projection, _params_counts_running_stats, _params_hard_coded,
-             _params_no_expansion, _params_with_conv_bias, _params_kernel_3_not_9],
-    "01.4": [_SHAPES_NO_EXPANSION, _SHAPES_NO_MAXPOOL, _SHAPES_FLAT_FC, _SHAPES_224, _SHAPES_FLAT_AVGPOOL,
-             _SHAPES_BATCH_ONE, _SHAPES_LAYER1_HALVES, _SHAPES_CHANNELS_LAST],
+    "01.1": [
+        _shortcut_always_project,
+        _shortcut_no_stride,
+        _shortcut_3x3,
+        _shortcut_no_bn,
+        _shortcut_conv_bias,
+        _shortcut_with_relu,
+        _shortcut_only_checks_stride,
+        _shortcut_bn_on_input,
+        _shortcut_hard_coded,
+    ],
+    "01.2": [
+        _BottleneckStrideOnConv1,
+        _BottleneckNoFinalRelu,
+        _BottleneckNoSkip,
+        _BottleneckExpand2,
+        _BottleneckWithBias,
+        _BottleneckRelu6,
+        _BottleneckIgnoresStride,
+        _BottleneckReluBeforeBn,
+        _BottleneckSkipAfterRelu,
+    ],
+    "01.3": [
+        _params_without_bn,
+        _params_ignore_projection,
+        _params_counts_running_stats,
+        _params_hard_coded,
+        _params_no_expansion,
+        _params_with_conv_bias,
+        _params_kernel_3_not_9,
+    ],
+    "01.4": [
+        _SHAPES_NO_EXPANSION,
+        _SHAPES_NO_MAXPOOL,
+        _SHAPES_FLAT_FC,
+        _SHAPES_224,
+        _SHAPES_FLAT_AVGPOOL,
+        _SHAPES_BATCH_ONE,
+        _SHAPES_LAYER1_HALVES,
+        _SHAPES_CHANNELS_LAST,
+    ],
 }

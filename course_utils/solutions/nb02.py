@@ -135,10 +135,32 @@ def _to_batch_first_image_only(images, preprocess):
 
 SOLUTIONS = {"02.1": top_k, "02.2": predict_probs, "02.3": to_batch}
 WRONG = {
-    "02.1": [_top_k_no_softmax, _top_k_ascending, _top_k_softmax_of_top, _top_k_ignores_k, _top_k_indices,
-             _top_k_log_softmax, _top_k_sigmoid, _top_k_imagenet_names],
-    "02.2": [_predict_probs_train_mode, _predict_probs_with_grad, _predict_probs_detach, _predict_probs_dim0,
-             _predict_probs_squeeze, _predict_probs_logits, _predict_probs_eval_not_called],
-    "02.3": [_to_batch_concat, _to_batch_own_preprocess, _to_batch_reversed, _to_batch_squeeze, _to_batch_list,
-             _to_batch_unsqueeze_each, _to_batch_first_image_only],
+    "02.1": [
+        _top_k_no_softmax,
+        _top_k_ascending,
+        _top_k_softmax_of_top,
+        _top_k_ignores_k,
+        _top_k_indices,
+        _top_k_log_softmax,
+        _top_k_sigmoid,
+        _top_k_imagenet_names,
+    ],
+    "02.2": [
+        _predict_probs_train_mode,
+        _predict_probs_with_grad,
+        _predict_probs_detach,
+        _predict_probs_dim0,
+        _predict_probs_squeeze,
+        _predict_probs_logits,
+        _predict_probs_eval_not_called,
+    ],
+    "02.3": [
+        _to_batch_concat,
+        _to_batch_own_preprocess,
+        _to_batch_reversed,
+        _to_batch_squeeze,
+        _to_batch_list,
+        _to_batch_unsqueeze_each,
+        _to_batch_first_image_only,
+    ],
 }

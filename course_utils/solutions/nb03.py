@@ -103,7 +103,9 @@ def _layer_output_no_finally(model, module, x):
 
 def _layer_output_input_instead(model, module, x):
     store = {}
-    handle = module.register_forward_hook(lambda m, inputs, output: store.__setitem__("out", inputs[0].detach().clone()))
+    handle = module.register_forward_hook(
+        lambda m, inputs, output: store.__setitem__("out", inputs[0].detach().clone())
+    )
     try:
         with torch.no_grad():
             model(x)
@@ -205,12 +207,41 @@ def _cam_in_place(acts, grads):
 
 SOLUTIONS = {"03.1": headless, "03.2": layer_output, "03.3": nearest, "03.4": cam_from}
 WRONG = {
-    "03.1": [_headless_no_pool, _headless_no_flatten, _headless_in_place, _headless_squeeze, _headless_new_network,
-             _headless_max_pool, _headless_flatten_all],
-    "03.2": [_layer_output_no_clone, _layer_output_never_removed, _layer_output_no_finally, _layer_output_input_instead,
-             _layer_output_clears_all_hooks, _layer_output_keeps_graph, _layer_output_ignores_module],
-    "03.3": [_nearest_dot, _nearest_euclidean, _nearest_argmin, _nearest_abs, _nearest_normalise_dim0,
-             _nearest_in_place, _nearest_returns_scores],
-    "03.4": [_cam_no_relu, _cam_pixelwise, _cam_sum_weights, _cam_abs, _cam_normalised, _cam_relu_per_channel,
-             _cam_keepdim, _cam_in_place],
+    "03.1": [
+        _headless_no_pool,
+        _headless_no_flatten,
+        _headless_in_place,
+        _headless_squeeze,
+        _headless_new_network,
+        _headless_max_pool,
+        _headless_flatten_all,
+    ],
+    "03.2": [
+        _layer_output_no_clone,
+        _layer_output_never_removed,
+        _layer_output_no_finally,
+        _layer_output_input_instead,
+        _layer_output_clears_all_hooks,
+        _layer_output_keeps_graph,
+        _layer_output_ignores_module,
+    ],
+    "03.3": [
+        _nearest_dot,
+        _nearest_euclidean,
+        _nearest_argmin,
+        _nearest_abs,
+        _nearest_normalise_dim0,
+        _nearest_in_place,
+        _nearest_returns_scores,
+    ],
+    "03.4": [
+        _cam_no_relu,
+        _cam_pixelwise,
+        _cam_sum_weights,
+        _cam_abs,
+        _cam_normalised,
+        _cam_relu_per_channel,
+        _cam_keepdim,
+        _cam_in_place,
+    ],
 }

@@ -140,8 +140,9 @@ def make_optimizer(model, head, head_lr, backbone_lr, weight_decay):
     head_params = list(head.parameters())
     head_ids = {id(p) for p in head_params}
     backbone = [p for p in model.parameters() if id(p) not in head_ids]
-    return torch.optim.AdamW([{"params": head_params, "lr": head_lr},
-                              {"params": backbone, "lr": backbone_lr}], weight_decay=weight_decay)
+    return torch.optim.AdamW(
+        [{"params": head_params, "lr": head_lr}, {"params": backbone, "lr": backbone_lr}], weight_decay=weight_decay
+    )
 
 
 def _groups(model, head):
@@ -152,8 +153,9 @@ def _groups(model, head):
 def _sgd(model, head, head_lr, backbone_lr, weight_decay):
     model.requires_grad_(True)
     h, b = _groups(model, head)
-    return torch.optim.SGD([{"params": h, "lr": head_lr}, {"params": b, "lr": backbone_lr}],
-                           momentum=0.9, weight_decay=weight_decay)
+    return torch.optim.SGD(
+        [{"params": h, "lr": head_lr}, {"params": b, "lr": backbone_lr}], momentum=0.9, weight_decay=weight_decay
+    )
 
 
 def _adam_l2(model, head, head_lr, backbone_lr, weight_decay):
@@ -180,7 +182,9 @@ def _lrs_swapped(model, head, head_lr, backbone_lr, weight_decay):
 
 def _backbone_left_frozen(model, head, head_lr, backbone_lr, weight_decay):
     h, b = _groups(model, head)
-    return torch.optim.AdamW([{"params": h, "lr": head_lr}, {"params": b, "lr": backbone_lr}], weight_decay=weight_decay)
+    return torch.optim.AdamW(
+        [{"params": h, "lr": head_lr}, {"params": b, "lr": backbone_lr}], weight_decay=weight_decay
+    )
 
 
 def _one_group(model, head, head_lr, backbone_lr, weight_decay):
@@ -196,8 +200,10 @@ def _head_group_only(model, head, head_lr, backbone_lr, weight_decay):
 def _backbone_by_fc_name(model, head, head_lr, backbone_lr, weight_decay):
     model.requires_grad_(True)
     backbone = [p for name, p in model.named_parameters() if not name.startswith("fc.")]
-    return torch.optim.AdamW([{"params": head.parameters(), "lr": head_lr},
-                              {"params": backbone, "lr": backbone_lr}], weight_decay=weight_decay)
+    return torch.optim.AdamW(
+        [{"params": head.parameters(), "lr": head_lr}, {"params": backbone, "lr": backbone_lr}],
+        weight_decay=weight_decay,
+    )
 
 
 # ---------------------------------------------------------------- 04.4 a confusion matrix
@@ -230,13 +236,13 @@ def _classes_from_labels(logits, targets, num_classes):
 
 def _squeezed(logits, targets, num_classes):
     preds = logits.squeeze().argmax(1)
-    return torch.bincount(targets * num_classes + preds, minlength=num_classes ** 2).reshape(num_classes, num_classes)
+    return torch.bincount(targets * num_classes + preds, minlength=num_classes**2).reshape(num_classes, num_classes)
 
 
 def _targets_changed_in_place(logits, targets, num_classes):
     targets *= num_classes
     targets += logits.argmax(1)
-    return torch.bincount(targets, minlength=num_classes ** 2).reshape(num_classes, num_classes)
+    return torch.bincount(targets, minlength=num_classes**2).reshape(num_classes, num_classes)
 
 
 def _repeated_pairs_counted_once(logits, targets, num_classes):
@@ -256,12 +262,45 @@ def _soft_counts(logits, targets, num_classes):
 
 SOLUTIONS = {"04.1": new_head_frozen, "04.2": train_head_only_mode, "04.3": make_optimizer, "04.4": confusion_counts}
 WRONG = {
-    "04.1": [_head_not_frozen, _frozen_after_replacing, _five_classes_hard_coded, _resnet50_width_hard_coded,
-             _only_convs_frozen, _out_features_edited, _head_left_on_default_device, _head_without_bias],
-    "04.2": [_train_mode_only, _eval_everything, _first_bn_only, _every_bn_eval, _eval_then_dropout_train,
-             _stop_tracking_stats, _unfreeze_and_train, _eval_all_but_fc],
-    "04.3": [_sgd, _adam_l2, _lrs_hard_coded, _weight_decay_ignored, _lrs_swapped, _backbone_left_frozen, _one_group,
-             _head_group_only, _backbone_by_fc_name],
-    "04.4": [_rows_are_predictions, _argmax_over_batch, _classes_from_labels, _squeezed, _targets_changed_in_place,
-             _repeated_pairs_counted_once, _rows_normalised, _soft_counts],
+    "04.1": [
+        _head_not_frozen,
+        _frozen_after_replacing,
+        _five_classes_hard_coded,
+        _resnet50_width_hard_coded,
+        _only_convs_frozen,
+        _out_features_edited,
+        _head_left_on_default_device,
+        _head_without_bias,
+    ],
+    "04.2": [
+        _train_mode_only,
+        _eval_everything,
+        _first_bn_only,
+        _every_bn_eval,
+        _eval_then_dropout_train,
+        _stop_tracking_stats,
+        _unfreeze_and_train,
+        _eval_all_but_fc,
+    ],
+    "04.3": [
+        _sgd,
+        _adam_l2,
+        _lrs_hard_coded,
+        _weight_decay_ignored,
+        _lrs_swapped,
+        _backbone_left_frozen,
+        _one_group,
+        _head_group_only,
+        _backbone_by_fc_name,
+    ],
+    "04.4": [
+        _rows_are_predictions,
+        _argmax_over_batch,
+        _classes_from_labels,
+        _squeezed,
+        _targets_changed_in_place,
+        _repeated_pairs_counted_once,
+        _rows_normalised,
+        _soft_counts,
+    ],
 }

@@ -106,10 +106,30 @@ def _intensity_floor_division(channels, kernel, size):
 
 SOLUTIONS = {"05.1": depthwise_conv, "05.2": separable_macs, "05.3": depthwise_intensity}
 WRONG = {
-    "05.1": [_depthwise_standard, _depthwise_no_padding, _depthwise_padding_1, _depthwise_kernel_3,
-             _depthwise_ignores_stride, _depthwise_with_bias, _depthwise_multiplier_2, _depthwise_block],
-    "05.2": [_separable_flops, _depthwise_only, _standard_macs, _kernel_not_squared, _size_not_squared,
-             _kernel_3_hard_coded],
-    "05.3": [_intensity_macs, _intensity_no_output, _intensity_no_weights, _intensity_one_byte,
-             _intensity_standard_conv, _intensity_floor_division],
+    "05.1": [
+        _depthwise_standard,
+        _depthwise_no_padding,
+        _depthwise_padding_1,
+        _depthwise_kernel_3,
+        _depthwise_ignores_stride,
+        _depthwise_with_bias,
+        _depthwise_multiplier_2,
+        _depthwise_block,
+    ],
+    "05.2": [
+        _separable_flops,
+        _depthwise_only,
+        _standard_macs,
+        _kernel_not_squared,
+        _size_not_squared,
+        _kernel_3_hard_coded,
+    ],
+    "05.3": [
+        _intensity_macs,
+        _intensity_no_output,
+        _intensity_no_weights,
+        _intensity_one_byte,
+        _intensity_standard_conv,
+        _intensity_floor_division,
+    ],
 }

@@ -102,8 +102,11 @@ def _pareto_by_accuracy(points):
 
 
 def _pareto_self_dominates(points):  # every point is "at least as good" as itself
-    return [n for n in sorted(points, key=lambda n: points[n][0])
-            if not any(b[0] <= points[n][0] and b[1] >= points[n][1] for b in points.values())]
+    return [
+        n
+        for n in sorted(points, key=lambda n: points[n][0])
+        if not any(b[0] <= points[n][0] and b[1] >= points[n][1] for b in points.values())
+    ]
 
 
 def _pareto_slower_is_better(points):  # sign error on latency
@@ -115,9 +118,14 @@ def _pareto_slower_is_better(points):  # sign error on latency
 
 
 def _pareto_drops_twins(points):  # excludes itself by name, so an identical twin dominates it
-    return sorted((n for n, (lat, acc) in points.items()
-                   if not any(m != n and b_lat <= lat and b_acc >= acc for m, (b_lat, b_acc) in points.items())),
-                  key=lambda n: points[n][0])
+    return sorted(
+        (
+            n
+            for n, (lat, acc) in points.items()
+            if not any(m != n and b_lat <= lat and b_acc >= acc for m, (b_lat, b_acc) in points.items())
+        ),
+        key=lambda n: points[n][0],
+    )
 
 
 def _pareto_pops_input(points):  # right answer, but removes entries from the caller's dict
@@ -134,8 +142,22 @@ def _pareto_best_only(points):
 SOLUTIONS = {"06.1": hard_sigmoid, "06.2": replace_head, "06.3": pareto_front}
 WRONG = {
     "06.1": [_sigmoid, _hard_swish, _unclipped, _relu_not_relu6, _forgot_shift, _in_place, _python_loop],
-    "06.2": [_head_index_1, _head_whole_classifier, _head_five_classes, _head_out_features_attribute, _head_appended,
-             _head_fresh_model, _head_returns_layer],
-    "06.3": [_pareto_strict, _pareto_by_accuracy, _pareto_self_dominates, _pareto_slower_is_better,
-             _pareto_drops_twins, _pareto_pops_input, _pareto_best_only],
+    "06.2": [
+        _head_index_1,
+        _head_whole_classifier,
+        _head_five_classes,
+        _head_out_features_attribute,
+        _head_appended,
+        _head_fresh_model,
+        _head_returns_layer,
+    ],
+    "06.3": [
+        _pareto_strict,
+        _pareto_by_accuracy,
+        _pareto_self_dominates,
+        _pareto_slower_is_better,
+        _pareto_drops_twins,
+        _pareto_pops_input,
+        _pareto_best_only,
+    ],
 }

@@ -24,8 +24,9 @@ def make_optimizer(model, lr, weight_decay):
     params = [p for p in model.parameters() if p.requires_grad]
     decay = [p for p in params if p.ndim >= 2]
     no_decay = [p for p in params if p.ndim < 2]
-    return torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
-                              {"params": no_decay, "weight_decay": 0.0}], lr=lr)
+    return torch.optim.AdamW(
+        [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=lr
+    )
 
 
 def record_input(model, layer, x):
@@ -130,8 +131,10 @@ def _make_optimizer_decay_everything(model, lr, weight_decay):
 
 def _groups(model, weight_decay):
     params = [p for p in model.parameters() if p.requires_grad]
-    return [{"params": [p for p in params if p.ndim >= 2], "weight_decay": weight_decay},
-            {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}]
+    return [
+        {"params": [p for p in params if p.ndim >= 2], "weight_decay": weight_decay},
+        {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
+    ]
 
 
 def _make_optimizer_sgd(model, lr, weight_decay):
@@ -148,14 +151,24 @@ def _make_optimizer_hard_coded(model, lr, weight_decay):
 
 def _make_optimizer_bias_by_name(model, lr, weight_decay):
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    return torch.optim.AdamW([{"params": [p for n, p in named if not n.endswith("bias")], "weight_decay": weight_decay},
-                              {"params": [p for n, p in named if n.endswith("bias")], "weight_decay": 0.0}], lr=lr)
+    return torch.optim.AdamW(
+        [
+            {"params": [p for n, p in named if not n.endswith("bias")], "weight_decay": weight_decay},
+            {"params": [p for n, p in named if n.endswith("bias")], "weight_decay": 0.0},
+        ],
+        lr=lr,
+    )
 
 
 def _make_optimizer_groups_swapped(model, lr, weight_decay):
     params = [p for p in model.parameters() if p.requires_grad]
-    return torch.optim.AdamW([{"params": [p for p in params if p.ndim < 2], "weight_decay": weight_decay},
-                              {"params": [p for p in params if p.ndim >= 2], "weight_decay": 0.0}], lr=lr)
+    return torch.optim.AdamW(
+        [
+            {"params": [p for p in params if p.ndim < 2], "weight_decay": weight_decay},
+            {"params": [p for p in params if p.ndim >= 2], "weight_decay": 0.0},
+        ],
+        lr=lr,
+    )
 
 
 def _make_optimizer_lr_in_first_group_only(model, lr, weight_decay):
@@ -282,15 +295,50 @@ def _run_moves_model(model, x):
 
 SOLUTIONS = {"07.1": to_input, "07.2": to_rgb, "07.3": make_optimizer, "07.4": record_input, "07.5": run}
 WRONG = {
-    "07.1": [_to_input_bgr, _to_input_0_255, _to_input_hwc, _to_input_fixed_imagenet, _to_input_flip_rows,
-             _to_input_numpy_float64, _to_input_permute_hw_swapped],
-    "07.2": [_to_rgb_slice, _to_rgb_drop_alpha, _to_rgb_on_black, _to_rgb_in_place, _to_rgb_inverted_alpha,
-             _to_rgb_everything_grey],
-    "07.3": [_make_optimizer_all, _make_optimizer_decay_everything, _make_optimizer_sgd, _make_optimizer_adam,
-             _make_optimizer_hard_coded, _make_optimizer_bias_by_name, _make_optimizer_groups_swapped,
-             _make_optimizer_lr_in_first_group_only],
-    "07.4": [_record_input_as_given, _record_input_forward_hook_clone, _record_input_no_clone, _record_input_hook_left,
-             _record_input_no_finally, _record_input_clears_hooks, _record_input_keeps_graph, _record_input_fixed_layer],
-    "07.5": [_run_no_move, _run_train_mode, _run_detach, _run_no_grad, _run_float_always, _run_eval_without_call,
-             _run_moves_model],
+    "07.1": [
+        _to_input_bgr,
+        _to_input_0_255,
+        _to_input_hwc,
+        _to_input_fixed_imagenet,
+        _to_input_flip_rows,
+        _to_input_numpy_float64,
+        _to_input_permute_hw_swapped,
+    ],
+    "07.2": [
+        _to_rgb_slice,
+        _to_rgb_drop_alpha,
+        _to_rgb_on_black,
+        _to_rgb_in_place,
+        _to_rgb_inverted_alpha,
+        _to_rgb_everything_grey,
+    ],
+    "07.3": [
+        _make_optimizer_all,
+        _make_optimizer_decay_everything,
+        _make_optimizer_sgd,
+        _make_optimizer_adam,
+        _make_optimizer_hard_coded,
+        _make_optimizer_bias_by_name,
+        _make_optimizer_groups_swapped,
+        _make_optimizer_lr_in_first_group_only,
+    ],
+    "07.4": [
+        _record_input_as_given,
+        _record_input_forward_hook_clone,
+        _record_input_no_clone,
+        _record_input_hook_left,
+        _record_input_no_finally,
+        _record_input_clears_hooks,
+        _record_input_keeps_graph,
+        _record_input_fixed_layer,
+    ],
+    "07.5": [
+        _run_no_move,
+        _run_train_mode,
+        _run_detach,
+        _run_no_grad,
+        _run_float_always,
+        _run_eval_without_call,
+        _run_moves_model,
+    ],
 }

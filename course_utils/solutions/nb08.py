@@ -135,10 +135,30 @@ def _flops_ignores_depth(depth, width, resolution):
 
 SOLUTIONS = {"08.1": conv_params, "08.2": GroupedBottleneck, "08.3": flops_factor}
 WRONG = {
-    "08.1": [_conv_params_no_groups, _conv_params_no_bias, _conv_params_one_bias, _conv_params_groups_twice,
-             _conv_params_kernel_not_squared, _conv_params_float, _conv_params_kernel_3],
-    "08.2": [_BottleneckDense, _BottleneckNoShortcut, _BottleneckReluBeforeAdd, _BottleneckReLU6,
-             _BottleneckReluBeforeBN, _BottleneckInPlaceAdd, _BottleneckNoPadding],
-    "08.3": [_flops_linear, _flops_no_resolution, _flops_width_linear, _flops_depth_squared, _flops_sum,
-             _flops_ignores_depth],
+    "08.1": [
+        _conv_params_no_groups,
+        _conv_params_no_bias,
+        _conv_params_one_bias,
+        _conv_params_groups_twice,
+        _conv_params_kernel_not_squared,
+        _conv_params_float,
+        _conv_params_kernel_3,
+    ],
+    "08.2": [
+        _BottleneckDense,
+        _BottleneckNoShortcut,
+        _BottleneckReluBeforeAdd,
+        _BottleneckReLU6,
+        _BottleneckReluBeforeBN,
+        _BottleneckInPlaceAdd,
+        _BottleneckNoPadding,
+    ],
+    "08.3": [
+        _flops_linear,
+        _flops_no_resolution,
+        _flops_width_linear,
+        _flops_depth_squared,
+        _flops_sum,
+        _flops_ignores_depth,
+    ],
 }

@@ -11,8 +11,17 @@ def fold_bn(conv, bn):
         raise ValueError("fold only in eval mode: training-mode BatchNorm uses the batch's statistics")
     std = torch.sqrt(bn.running_var + bn.eps)
     scale = bn.weight / std
-    folded = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
-                       conv.dilation, conv.groups, bias=True, padding_mode=conv.padding_mode)
+    folded = nn.Conv2d(
+        conv.in_channels,
+        conv.out_channels,
+        conv.kernel_size,
+        conv.stride,
+        conv.padding,
+        conv.dilation,
+        conv.groups,
+        bias=True,
+        padding_mode=conv.padding_mode,
+    )
     bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
     with torch.no_grad():
         folded.weight.copy_(conv.weight * scale.reshape(-1, 1, 1, 1))
@@ -37,8 +46,16 @@ def fake_quant(x, lo, hi, num_bits=8):
 # ---- 09.1: typical wrong answers
 def _fold_in_train_mode(conv, bn):
     std = torch.sqrt(bn.running_var + bn.eps)  # never checks bn.training
-    folded = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
-                       conv.dilation, conv.groups, bias=True)
+    folded = nn.Conv2d(
+        conv.in_channels,
+        conv.out_channels,
+        conv.kernel_size,
+        conv.stride,
+        conv.padding,
+        conv.dilation,
+        conv.groups,
+        bias=True,
+    )
     bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
     with torch.no_grad():
         folded.weight.copy_(conv.weight * (bn.weight / std).reshape(-1, 1, 1, 1))
@@ -49,8 +66,16 @@ def _fold_in_train_mode(conv, bn):
 def _fold_without_conv_bias(conv, bn):
     assert not bn.training
     std = torch.sqrt(bn.running_var + bn.eps)
-    folded = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
-                       conv.dilation, conv.groups, bias=True)
+    folded = nn.Conv2d(
+        conv.in_channels,
+        conv.out_channels,
+        conv.kernel_size,
+        conv.stride,
+        conv.padding,
+        conv.dilation,
+        conv.groups,
+        bias=True,
+    )
     with torch.no_grad():
         folded.weight.copy_(conv.weight * (bn.weight / std).reshape(-1, 1, 1, 1))
         folded.bias.copy_(bn.bias - bn.running_mean * bn.weight / std)
@@ -60,8 +85,16 @@ def _fold_without_conv_bias(conv, bn):
 def _fold_with_variance(conv, bn):
     assert not bn.training
     var = bn.running_var + bn.eps  # divides by σ² instead of σ
-    folded = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
-                       conv.dilation, conv.groups, bias=True)
+    folded = nn.Conv2d(
+        conv.in_channels,
+        conv.out_channels,
+        conv.kernel_size,
+        conv.stride,
+        conv.padding,
+        conv.dilation,
+        conv.groups,
+        bias=True,
+    )
     bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
     with torch.no_grad():
         folded.weight.copy_(conv.weight * (bn.weight / var).reshape(-1, 1, 1, 1))
@@ -72,8 +105,16 @@ def _fold_with_variance(conv, bn):
 def _fold_without_eps(conv, bn):
     assert not bn.training
     std = torch.sqrt(bn.running_var)
-    folded = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
-                       conv.dilation, conv.groups, bias=True)
+    folded = nn.Conv2d(
+        conv.in_channels,
+        conv.out_channels,
+        conv.kernel_size,
+        conv.stride,
+        conv.padding,
+        conv.dilation,
+        conv.groups,
+        bias=True,
+    )
     bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
     with torch.no_grad():
         folded.weight.copy_(conv.weight * (bn.weight / std).reshape(-1, 1, 1, 1))
@@ -188,9 +229,22 @@ def _fq_returns_integers(x, lo, hi, num_bits=8):
 
 SOLUTIONS = {"09.1": fold_bn, "09.2": exportable_gate, "09.3": fake_quant}
 WRONG = {
-    "09.1": [_fold_in_train_mode, _fold_without_conv_bias, _fold_with_variance, _fold_without_eps,
-             _fold_default_conv, _fold_in_place],
+    "09.1": [
+        _fold_in_train_mode,
+        _fold_without_conv_bias,
+        _fold_with_variance,
+        _fold_without_eps,
+        _fold_default_conv,
+        _fold_in_place,
+    ],
     "09.2": [_gate_python_if, _gate_item, _gate_whole_batch, _gate_swapped, _gate_abs, _gate_in_place],
-    "09.3": [_fq_no_clamp, _fq_256_levels, _fq_float_zero_point, _fq_fixed_8_bits, _fq_truncate,
-             _fq_range_without_zero, _fq_returns_integers],
+    "09.3": [
+        _fq_no_clamp,
+        _fq_256_levels,
+        _fq_float_zero_point,
+        _fq_fixed_8_bits,
+        _fq_truncate,
+        _fq_range_without_zero,
+        _fq_returns_integers,
+    ],
 }
