@@ -39,13 +39,15 @@ _PERCENT = re.compile(r"(?<![\w.])(\d{1,6}(?:\.\d+)?)\s?%")
 _RUNS = re.compile(r"\bover (\d+) runs?\b|\b(\d+) runs? per measurement\b")
 _TAG = re.compile(r"<[^>]+>")
 
-#: Runs silently in the kernel after each cell: records the titles of every figure the cell drew (matplotlib's
-#: canvas ``print_figure`` is what the inline backend and ``savefig`` both call) and the random-weight classifiers.
+#: Runs silently in the kernel before each cell (does its work once per kernel): the inline backend, and a recorder
+#: of figure titles (matplotlib's canvas ``print_figure`` is what the inline backend and ``savefig`` both call).
 _KERNEL_PROBE = """
 import sys as _course_sys
 if not getattr(_course_sys, "_course_figure_titles", None) is not None:
     _course_sys._course_figure_titles = []
     try:
+        # Figures as a learner's Jupyter shows them (the test session's MPLBACKEND=Agg would draw none).
+        get_ipython().run_line_magic("matplotlib", "inline")
         from matplotlib.backend_bases import FigureCanvasBase as _CourseCanvas
         _course_print_figure = _CourseCanvas.print_figure
 

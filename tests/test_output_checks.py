@@ -81,6 +81,12 @@ def test_nbval_run_fails_on_a_cell_that_misleads(tmp_path):
         ),
         nbformat.v4.new_code_cell("print('oops', file=sys.stderr)"),
         nbformat.v4.new_code_cell("print('speed-up: 250% of the ceiling')"),
+        nbformat.v4.new_code_cell(
+            "import matplotlib.pyplot as plt\n"
+            "class Classifier:\n    name, pretrained = 'resnet50', False\n"
+            "clf = Classifier()\nfig, ax = plt.subplots()\nax.set_title('ResNet-50 predictions')\nplt.show()"
+        ),
+        nbformat.v4.new_code_cell("fig, ax = plt.subplots()\nax.set_title('ResNet-50 (RANDOM weights)')\nplt.show()"),
     ]
     path = tmp_path / "probe.ipynb"
     nbformat.write(nb, path)
@@ -117,7 +123,9 @@ def test_nbval_run_fails_on_a_cell_that_misleads(tmp_path):
     )
     text = proc.stdout + proc.stderr
     assert proc.returncode == 1, text
-    assert "2 failed, 2 passed" in text, text
+    assert "3 failed, 3 passed" in text, text
     assert "writes to stderr" in text and "'oops'" in text and "above 100 %" in text
+    assert "figure title 'ResNet-50 predictions' names a model with random weights" in text
     executed = nbformat.read(tmp_path / "build" / "executed" / "probe.ipynb", as_version=4)
     assert executed.cells[0].outputs[0]["text"] == "fine\n"  # each cell keeps its own outputs
+    assert "image/png" in executed.cells[5].outputs[0]["data"]  # figures drawn inline, as in Jupyter
