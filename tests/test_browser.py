@@ -128,6 +128,11 @@ def _run_all(page, base: str, token: str, name: str) -> None:
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
     first_prompt = f"{panel} .jp-CodeCell .jp-InputPrompt >> nth=0"
     for _ in range(3):  # a kernel that has just started can drop the very first request: ask again
+        # On a busy machine JupyterLab may ask which kernel to use (the kernel was slow to connect): answer
+        # as a learner would, with the notebook's own kernel (the dialog's default button).
+        accept = page.locator(".jp-Dialog .jp-mod-accept")
+        if accept.count() and accept.first.is_visible():
+            accept.first.click()
         page.click(f"{panel} .jp-Notebook")
         page.click("text=Run >> nth=0")
         page.click("text=Run All Cells")
