@@ -98,6 +98,12 @@ def lab(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
+    """Debian's chromium driven by Playwright (also the site test's browser); skipped without it, except in CI."""
+    reason = _missing()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"browser test cannot run in CI: {reason}")
+        pytest.skip(reason)
     from playwright.sync_api import sync_playwright
 
     SHOTS.mkdir(parents=True, exist_ok=True)

@@ -24,7 +24,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from tests.test_browser import CHROMIUM, SHOTS, _missing
+from tests.test_browser import SHOTS, browser  # noqa: F401  (browser: the shared Playwright fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ("00_start_here.ipynb", "01_residual_blocks.ipynb")
@@ -132,36 +132,8 @@ class _QuietHandler(SimpleHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="module")
-def browser():
-    reason = _missing()
-    if reason:
-        if os.environ.get("CI"):
-            pytest.fail(f"browser test cannot run in CI: {reason}")
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--disable-dev-shm-usage",
-            ],
-        )
-        yield chromium
-        chromium.close()
-
-
 @pytest.fixture
-def page(browser, served):
+def page(browser, served):  # noqa: F811  (the imported fixture)
     """A page that may only talk to the site: any other request is refused and recorded."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.foreign = []
