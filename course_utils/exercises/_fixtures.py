@@ -6,6 +6,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from ..hooks import hook_count
 from ..images import sample_images
 
 
@@ -65,3 +66,18 @@ def foreign_hooks_intact(model: nn.Module, handles: list) -> bool:
     """Whether every hook in ``handles`` ("someone else's") is still registered somewhere in ``model``."""
     ids = {key for m in model.modules() for d in ("_forward_hooks", "_forward_pre_hooks") for key in getattr(m, d)}
     return all(h.id in ids for h in handles)
+
+
+def check_cleanup_after_raise(call, model: nn.Module, foreign: list) -> None:
+    """Run ``call()`` (the learner's function on an input that makes the forward pass raise), then assert that only
+    the ``foreign`` hooks are left on ``model``; finally remove those too."""
+    try:
+        call()
+    except Exception:  # noqa: BLE001 - the learner's function is expected to let it through
+        pass
+    assert foreign_hooks_intact(model, foreign), "you removed hooks you did not register: remove only your own handle"
+    assert hook_count(model) == len(foreign), (
+        "a hook stayed on the model after the forward pass raised: remove it in a `finally:` block"
+    )
+    for h in foreign:
+        h.remove()
