@@ -28,7 +28,7 @@ import torch
 from benchlib import finish, header, interleaved, ratio
 
 from course_utils import load_classifier, sample_images, setup
-from course_utils.datasets import course_dataset, split
+from course_utils.data.datasets import course_dataset, split
 from course_utils.deploy import (
     OnnxModel,
     PteModel,

@@ -1,7 +1,7 @@
 """Image pipeline: course_utils's loader and preprocessing versus PIL + ``weights.transforms()``.
 
 Both turn the five bundled photos (files on disk) into one normalised batch for ResNet-50:
-``course_utils.predict.to_batch`` (``load_image``: EXIF orientation, mode conversion, error
+``course_utils.data.images.to_batch`` (``load_image``: EXIF orientation, mode conversion, error
 messages; then ``clf.preprocess``) against ``Image.open(p).convert("RGB")`` and
 ``ResNet50_Weights.DEFAULT.transforms()``. Reported: the images/s ratio. Targets: outputs equal
 (max |Δ| ≤ 1e-5) and course_utils at least 0.90× the raw images/s (the extra checks may cost a
@@ -22,8 +22,7 @@ from PIL import Image
 from torchvision.models import ResNet50_Weights
 
 from course_utils import load_classifier, setup
-from course_utils.images import SAMPLE_IMAGES, sample_path
-from course_utils.predict import to_batch
+from course_utils.data.images import SAMPLE_IMAGES, sample_path, to_batch
 
 MIN_RATIO, TOLERANCE, REPEAT = 0.90, 1e-5, 4
 
@@ -42,7 +41,7 @@ def main() -> int:
         return torch.stack([transforms(Image.open(p).convert("RGB")) for p in paths])
 
     def course() -> torch.Tensor:
-        return to_batch(clf, paths)
+        return to_batch(paths, clf.preprocess)
 
     diff = (raw() - course()).abs().max().item()
     s = interleaved({"raw": raw, "course": course}, rounds=args.rounds, warmup=1)

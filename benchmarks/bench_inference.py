@@ -26,7 +26,8 @@ import torch
 from benchlib import finish, header, interleaved, ratio
 
 from course_utils import load_classifier, sample_images, setup
-from course_utils.predict import default_batch_size, predict_proba, to_batch, to_channels_last
+from course_utils.data.images import to_batch
+from course_utils.models.predict import default_batch_size, predict_proba, to_channels_last
 
 N_IMAGES = 32
 TARGETS = {"mobilenet_v3_small": 2.5, "resnet50": 1.0}
@@ -67,7 +68,7 @@ def main() -> int:
     for name, target in TARGETS.items():
         clf = load_classifier(name, device=device, quiet=True)
         loop_model = copy.deepcopy(clf.model).to(memory_format=torch.contiguous_format)  # same weights, default layout
-        batch = to_batch(clf, images)
+        batch = to_batch(images, clf.preprocess)
         expected = per_image_loop(loop_model, batch, device)
         got = predict_proba(clf, batch)
         diff = (expected - got).abs().max().item()
@@ -106,7 +107,7 @@ def main() -> int:
             )
             e2e = interleaved(
                 {
-                    "loop": lambda: per_image_loop(loop_model, to_batch(clf, images), device),  # noqa: B023
+                    "loop": lambda: per_image_loop(loop_model, to_batch(images, clf.preprocess), device),  # noqa: B023
                     "batched": lambda: predict_proba(clf, images),  # noqa: B023
                 },
                 rounds=3,

@@ -2,7 +2,7 @@
 
 Both train the same ``nn.Linear`` head (same init, same batches, same AdamW) for 10 epochs and
 report validation accuracy after every epoch, on the bundled dataset with the real EfficientNet-Lite0 backbone; the cached version runs the
-backbone once (``course_utils.training.cached_embeddings``). Target: at least 8× faster, with
+backbone once (``course_utils.inspect.CACHE.embed_dataset``). Target: at least 8× faster, with
 validation accuracy within 1 point. The last line reads ``name: value (target)``; the exit
 status is non-zero when the target is missed.
 
@@ -20,19 +20,20 @@ import torch
 from torch import nn
 
 from course_utils import load_classifier, setup
-from course_utils.datasets import Subset, course_dataset, split
-from course_utils.efficientnet_lite import transforms
-from course_utils.images import load_image
-from course_utils.training import cached_embeddings, frozen_backbone, train_linear_probe
+from course_utils.data.datasets import ImageSubset, course_dataset, split
+from course_utils.data.images import load_image
+from course_utils.inspect import CACHE
+from course_utils.models.efficientnet_lite import transforms
+from course_utils.train import train_linear_probe
 
 EPOCHS, BATCH, LR, SEED, SIZE, ROUNDS = 10, 16, 1e-3, 0, 112, 3
 TARGET_RATIO, MAX_ACC_GAP = 8.0, 0.01
 
 
-def naive(clf, train: Subset, val: Subset, preprocess) -> float:
+def naive(clf, train: ImageSubset, val: ImageSubset, preprocess) -> float:
     """Re-run the frozen backbone on every batch of every epoch (and on the validation images after
     each epoch, for the same per-epoch history the probe records); returns the final validation accuracy."""
-    body = frozen_backbone(clf)
+    body = CACHE.backbone(clf)
     embed = lambda paths: body(torch.stack([preprocess(load_image(p)) for p in paths]))  # noqa: E731
     paths, y = [p for p, _ in train.samples], torch.tensor(train.targets)
     g = torch.Generator().manual_seed(SEED)
@@ -59,10 +60,10 @@ def naive(clf, train: Subset, val: Subset, preprocess) -> float:
     return history[-1]
 
 
-def cached(clf, train: Subset, val: Subset, preprocess, cache_dir: str) -> float:
+def cached(clf, train: ImageSubset, val: ImageSubset, preprocess, cache_dir: str) -> float:
     """Run the backbone once per image (cached on disk), then train the head on the embeddings."""
-    xt, yt = cached_embeddings(clf, train, preprocess, batch_size=BATCH, cache_dir=cache_dir, progress=False)
-    xv, yv = cached_embeddings(clf, val, preprocess, batch_size=BATCH, cache_dir=cache_dir, progress=False)
+    xt, yt = CACHE.embed_dataset(clf, train, preprocess, batch_size=BATCH, cache_dir=cache_dir, progress=False)
+    xv, yv = CACHE.embed_dataset(clf, val, preprocess, batch_size=BATCH, cache_dir=cache_dir, progress=False)
     _, hist = train_linear_probe(xt, yt, 5, xv, yv, epochs=EPOCHS, lr=LR, batch_size=BATCH, seed=SEED)
     return hist.val_acc[-1]
 
@@ -72,9 +73,9 @@ def main() -> int:
     clf = load_classifier("efficientnet_lite0", device="cpu")
     data = course_dataset("textures5")
     train_idx, val_idx = split(data, 0.25, seed=0)
-    train, val = Subset(data, train_idx), Subset(data, val_idx)
+    train, val = ImageSubset(data, train_idx), ImageSubset(data, val_idx)
     preprocess = transforms(SIZE, SIZE)
-    frozen_backbone(clf)  # build the feature extractor once, outside both timings
+    CACHE.backbone(clf)  # build the feature extractor once, outside both timings
     with tempfile.TemporaryDirectory() as cache_dir:  # warm-up round (untimed): decoders, allocator, kernels
         cached(clf, train, val, preprocess, cache_dir)
     times: dict[str, list[float]] = {"naive": [], "cached": []}

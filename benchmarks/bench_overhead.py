@@ -21,8 +21,8 @@ from benchlib import finish, header, interleaved, ratio
 from PIL import Image
 
 from course_utils import load_classifier, predict, setup
-from course_utils.images import sample_path
-from course_utils.weights import is_cached
+from course_utils.data.images import sample_path
+from course_utils.models import get_weights
 
 MODELS = ("resnet50", "mobilenet_v3_small")
 MAX_SLOWDOWN = 1.05
@@ -31,7 +31,9 @@ MAX_SLOWDOWN = 1.05
 def raw(name: str, path: str, device: torch.device) -> list[tuple[str, float]]:
     """Plain torchvision: the code course_utils packages."""
     weights = torchvision.models.get_model_weights(name).DEFAULT
-    model = torchvision.models.get_model(name, weights=weights if is_cached(weights) else None).eval().to(device)
+    model = (
+        torchvision.models.get_model(name, weights=weights if get_weights(name).cached() else None).eval().to(device)
+    )
     preprocess = weights.transforms()
     img = Image.open(path).convert("RGB")
     with torch.inference_mode():

@@ -19,8 +19,9 @@ import torch
 from benchlib import finish, header, interleaved
 
 from course_utils import load_classifier, sample_images, setup
-from course_utils.flops import measure_cost
-from course_utils.predict import predict_proba, to_batch
+from course_utils.data.images import to_batch
+from course_utils.measure import measure_cost
+from course_utils.models.predict import predict_proba
 
 MM_SIZE, TARGET = 2048, 0.75
 
@@ -34,7 +35,7 @@ def main() -> int:
     header(f"roofline: torch.mm {MM_SIZE}² vs ResNet-50 batched inference (batch {args.batch})", device)
     clf = load_classifier("resnet50", device=device, quiet=True)
     photos = list(sample_images().values())
-    batch = to_batch(clf, [photos[i % len(photos)] for i in range(args.batch)])
+    batch = to_batch([photos[i % len(photos)] for i in range(args.batch)], clf.preprocess)
     flops_per_image = measure_cost(clf.model, batch[:1].to(device)).flops
     a = torch.randn(MM_SIZE, MM_SIZE, device=device)
     b = torch.randn(MM_SIZE, MM_SIZE, device=device)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from course_utils.benchmark import synchronize
+from course_utils.measure import synchronize
 
 
 @dataclass(frozen=True)

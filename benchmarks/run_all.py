@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from benchlib import load, machine
 
-from course_utils.device import configure_threads
+from course_utils.core.device import configure_threads
 
 HERE = Path(__file__).resolve().parent
 README = HERE / "README.md"

@@ -1,17 +1,19 @@
 """Helpers for the ResNet & MobileNet course: loading, images, prediction, plotting, exercises.
 
-Import what you need from the small modules, or the common names from here::
+The common names are here::
 
     from course_utils import setup, load_classifier, predict, load_image
+
+Everything else lives in a subpackage named for its job (see docs/architecture.md): ``core``, ``data``,
+``models``, ``inspect``, ``measure``, ``train``, ``plots``, ``deploy``, ``lessons``, ``cli``, ``exercises``.
 """
 
-from .device import configure_threads, get_device, seed_everything, setup
-from .errors import CourseError, DownloadError, ImageLoadError, UnknownModelError, WeightsUnavailableError
+from .core.device import configure_threads, get_device, seed_everything, setup
+from .core.errors import CourseError, DownloadError, ImageLoadError, UnknownModelError, WeightsUnavailableError
+from .core.settings import offline
+from .data.images import load_image, load_images, sample_image, sample_images, sample_path
 from .exercises import check, show_solution
-from .images import load_image, load_images, sample_image, sample_images, sample_path
-from .models import Classifier, is_pretrained, load_classifier, load_model
-from .predict import Prediction, predict, predict_proba, topk
-from .settings import offline
+from .models import Classifier, Prediction, load_classifier, predict, predict_proba, topk
 
 __version__ = "0.1.0"
 
@@ -26,11 +28,9 @@ __all__ = [
     "check",
     "configure_threads",
     "get_device",
-    "is_pretrained",
     "load_classifier",
     "load_image",
     "load_images",
-    "load_model",
     "offline",
     "predict",
     "predict_proba",

@@ -67,15 +67,14 @@ def local_images(markdown: str) -> str:
     return _REMOTE_IMAGE.sub(lambda m: f"[{m.group(1) or 'image'}]({m.group(2)})", markdown)
 
 
-def _offline() -> bool:
-    return os.environ.get("COURSE_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
-
-
 def guard_network(tmp: Path) -> Path | None:
     """Under ``COURSE_OFFLINE=1``, guard this process and every child Python; return the record file."""
-    if not _offline():
+    from course_utils.core.settings import offline
+
+    if not offline():
         return None
-    from course_utils import netguard
+    sys.path.insert(0, str(ROOT))  # the guard is test support: tests/netguard.py
+    from tests import netguard
 
     if not os.environ.get(netguard.ENV):  # the test suite may have set one up already: reuse it
         netguard.guard_children(tmp / "guard", tmp / "network.log")

@@ -27,11 +27,11 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 
-from course_utils.checkpoints import build_preprocess, save_checkpoint
-from course_utils.datasets import ImageFolderDataset, course_dataset
-from course_utils.device import seed_everything
-from course_utils.models import load_classifier
-from course_utils.training import param_groups, replace_head, run_epoch
+from course_utils.core.device import seed_everything
+from course_utils.data.checkpoints import build_preprocess, save_checkpoint
+from course_utils.data.datasets import ImageFolderDataset, course_dataset
+from course_utils.models import load_classifier, replace_head
+from course_utils.train import param_groups, run_epoch
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -2,7 +2,7 @@
 
 Registered from the root ``conftest.py``. Under ``COURSE_OFFLINE=1`` it guards the test
 process, every xdist worker and every child Python (notebook kernels, subprocesses) with
-:mod:`course_utils.netguard`: the children get a generated ``sitecustomize`` through
+:mod:`tests.netguard`: the children get a generated ``sitecustomize`` through
 ``PYTHONPATH``, so the guard is active before any of their code runs. Tests report what they
 did with :func:`tally`; the session ends with one line::
 
@@ -69,14 +69,14 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ[STATE_ENV] = str(state)
         config._course_reliability_state = state  # type: ignore[attr-defined]
         if _offline() and NET_ENV not in os.environ:
-            from course_utils import netguard
+            from tests import netguard
 
             netguard.guard_children(state / "site", state / "network.log")
     if os.environ.get(NET_ENV):
         import sys
 
         if not hasattr(sys, "_course_netguard"):
-            from course_utils import netguard
+            from tests import netguard
 
             netguard.install_from_env()
 

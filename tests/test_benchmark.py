@@ -9,7 +9,8 @@ import torch
 import torchvision
 from torch import nn
 
-from course_utils.benchmark import (
+from course_utils.core.errors import CourseError
+from course_utils.measure import (
     MIN_RUNS,
     NOISY_SPREAD,
     Timing,
@@ -23,13 +24,11 @@ from course_utils.benchmark import (
     measure_latency,
     noise_note,
     paired_ratio,
-    pareto_front,
-    plot_tradeoff,
     profile_models,
     spread,
     time_function,
 )
-from course_utils.errors import CourseError
+from course_utils.plots import plot_tradeoff
 
 
 def test_time_function_measures_real_time_and_warms_up():
@@ -171,11 +170,11 @@ def test_profile_models_rows_and_table():
     assert text.splitlines()[0].split() == ["name", "params_M", "latency_ms"] and "2.54" in text
 
 
-def test_pareto_front():
+def test_plot_tradeoff_draws_the_pareto_front():
     pts = {"a": (1.0, 60.0), "b": (2.0, 70.0), "c": (3.0, 65.0), "d": (4.0, 80.0), "e": (2.0, 69.0)}
-    assert pareto_front(pts) == ["a", "b", "d"]
     fig = plot_tradeoff(pts)
-    assert len(fig.axes) == 1
+    (front,) = [line for line in fig.axes[0].lines if line.get_label() == "Pareto front"]
+    assert list(front.get_xdata()) == [1.0, 2.0, 4.0] and list(front.get_ydata()) == [60.0, 70.0, 80.0]
 
 
 def test_spread():

@@ -16,7 +16,7 @@ import torch
 import torchvision
 
 from course_utils import load_classifier, sample_images
-from course_utils.predict import default_batch_size, predict_proba, to_channels_last
+from course_utils.models.predict import default_batch_size, predict_proba, to_channels_last  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
 sys.path.insert(0, str(BENCH))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import nbformat
 
-from course_utils import netguard
+from tests import netguard
 
 ROOT = Path(__file__).resolve().parent.parent
 GUARD_SITE = "course-reliability-"  # the test session's own guard folder on PYTHONPATH (tests/reliability_summary.py)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from course_utils.images import sample_path
+from course_utils.data.images import sample_path
 
 ENV = {**os.environ, "COURSE_OFFLINE": "1"}
 
@@ -160,7 +160,7 @@ def test_fetch_offline_fails_clearly_and_names_are_checked(tmp_path):
 _DOCTOR_AS_USER = textwrap.dedent("""
     import ctypes, os, sys
     import jupyter_client.kernelspec  # noqa: F401  (imported while everything is readable)
-    from course_utils import doctor
+    from course_utils.cli import doctor
     if os.geteuid() == 0:
         # Root ignores permissions, so the doctor runs as an unprivileged user. That user keeps one capability,
         # CAP_DAC_READ_SEARCH: it reads the venv and the checkout wherever they are (a fresh clone inside a 0700

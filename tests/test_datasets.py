@@ -15,19 +15,18 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from course_utils import datasets, settings
-from course_utils.datasets import (
+from course_utils.core import settings
+from course_utils.core.errors import CourseError, DatasetError, DownloadError
+from course_utils.data import datasets
+from course_utils.data.datasets import (
     REGISTRY,
-    DatasetError,
     DatasetInfo,
     ImageFolderDataset,
-    check_num_classes,
     course_dataset,
     dataset_dir,
     shrunk_copy,
     split,
 )
-from course_utils.errors import CourseError, DownloadError
 
 
 def test_registry_entries_are_complete():
@@ -36,12 +35,12 @@ def test_registry_entries_are_complete():
         if info.bundled:
             assert (settings.data_dir() / info.bundled).is_dir()
         else:
-            assert info.urls and all(u.startswith("https://") for u in info.urls)
+            assert info.url and info.url.startswith("https://")
             assert re.fullmatch(r"[0-9a-f]{64}", info.sha256) and info.size > 0
     flowers = REGISTRY["flower_photos"]
     assert flowers.classes == ("daisy", "dandelion", "roses", "sunflowers", "tulips")
     assert "CC-BY 2.0" in flowers.licence
-    assert flowers.urls[0] == "https://storage.googleapis.com/download.tensorflow.org/example_images/flower_photos.tgz"
+    assert flowers.url == "https://storage.googleapis.com/download.tensorflow.org/example_images/flower_photos.tgz"
 
 
 def test_bundled_dataset_is_small_real_and_documented():
@@ -135,12 +134,6 @@ def test_own_folder_errors_name_the_problem(tmp_path):
     assert issubclass(DatasetError, CourseError)
 
 
-def test_head_class_count_check():
-    check_num_classes(5, list("abcde"))
-    with pytest.raises(DatasetError, match=r"head has 3 outputs but the dataset has 5 classes"):
-        check_num_classes(3, list("abcde"))
-
-
 def test_download_extract_chain_with_local_server(tmp_path, monkeypatch):
     """A registered dataset is fetched over HTTP (127.0.0.1), verified, extracted and opened."""
     src = _make_folder(tmp_path / "src" / "tiny", {"a": 2, "b": 2})
@@ -165,7 +158,7 @@ def test_download_extract_chain_with_local_server(tmp_path, monkeypatch):
         url = f"http://127.0.0.1:{httpd.server_address[1]}/tiny.tgz"
         info = DatasetInfo(
             "tiny",
-            (url,),
+            url,
             hashlib.sha256(archive).hexdigest(),
             len(archive),
             "CC0",
@@ -182,7 +175,7 @@ def test_download_extract_chain_with_local_server(tmp_path, monkeypatch):
         monkeypatch.setitem(
             datasets.REGISTRY,
             "tiny",
-            DatasetInfo("tiny", (url,), "0" * 64, 1, "CC0", ("a", "b"), "test data", subfolder="tiny"),
+            DatasetInfo("tiny", url, "0" * 64, 1, "CC0", ("a", "b"), "test data", subfolder="tiny"),
         )
         assert len(course_dataset("tiny")) == 4  # extracted folder is reused, nothing downloaded again
     finally:

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import torch
 
-from course_utils.checkpoints import load_checkpoint
-from course_utils.device import seed_everything
-from course_utils.models import load_classifier
-from course_utils.training import replace_head
+from course_utils.core.device import seed_everything
+from course_utils.data.checkpoints import load_checkpoint
+from course_utils.models import load_classifier, replace_head
 
 ROOT = Path(__file__).resolve().parent.parent
 

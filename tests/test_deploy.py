@@ -9,27 +9,26 @@ import torch
 import torchvision
 from torch import nn
 
-from course_utils.benchmark import Timing
-from course_utils.checks import InputShapeError
+from course_utils.core.errors import (
+    DeployError,
+    ExportError,
+    InputShapeError,
+    ModelFileError,
+    RuntimeMissingError,
+    WrongDeviceError,
+)
 from course_utils.deploy import (
     MIN_RUNS,
     Agreement,
-    DeployError,
-    ExportError,
-    ModelFileError,
     OnnxModel,
     PteModel,
-    RuntimeMissingError,
-    WrongDeviceError,
     available,
     calibration_reader,
     compare_predictions,
-    count_batchnorms,
     export_onnx,
     export_program,
     export_pte,
     file_size_mb,
-    folded_copy,
     latency,
     matmul_nodes,
     quantize_onnx,
@@ -39,7 +38,9 @@ from course_utils.deploy import (
     runtime_status,
     state_dict_size_mb,
 )
-from course_utils.exercises._fixtures import randomise_bn
+from course_utils.measure import Timing
+from course_utils.models import folded_copy
+from course_utils.models.surgery import count_batchnorms, randomise_batchnorm
 
 needs_ort = pytest.mark.skipif(not available("onnxruntime"), reason="the [deploy] extra (onnxruntime) is not installed")
 needs_et = pytest.mark.skipif(not available("executorch"), reason="the [deploy] extra (executorch) is not installed")
@@ -68,13 +69,13 @@ def small_net(seed: int = 0) -> nn.Module:
         nn.Flatten(),
         nn.Linear(16, 10),
     )
-    return randomise_bn(net, seed).eval()
+    return randomise_batchnorm(net, seed).eval()
 
 
 @pytest.fixture(scope="module")
 def mnv3() -> nn.Module:
     torch.manual_seed(0)
-    return randomise_bn(torchvision.models.mobilenet_v3_small(weights=None), 0).eval()
+    return randomise_batchnorm(torchvision.models.mobilenet_v3_small(weights=None), 0).eval()
 
 
 def test_runtime_status_names_every_runtime_and_the_deploy_extra_is_installed_here():
@@ -292,10 +293,11 @@ def test_quiet_native_stderr_hides_fd2_and_python_stderr_but_keeps_them_on_error
 
 def test_batched_predict_uses_a_folded_copy_refreshed_when_the_model_changes(lite0):
     from course_utils import sample_images
-    from course_utils.predict import inference_copy, predict_proba, to_batch
+    from course_utils.data.images import to_batch
+    from course_utils.models.predict import inference_copy, predict_proba
 
     model = lite0.model
-    batch = to_batch(lite0, list(sample_images().values()))
+    batch = to_batch(list(sample_images().values()), lite0.preprocess)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     copy_1 = inference_copy(model)
     assert copy_1 is not model and count_batchnorms(copy_1) < count_batchnorms(model)

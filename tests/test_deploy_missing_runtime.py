@@ -41,8 +41,10 @@ def broken_runtimes(tmp_path: Path) -> dict[str, str]:
 
 SCRIPT = r"""
 import json, torch
-from course_utils.deploy import (RuntimeMissingError, count_batchnorms, export_onnx, export_program, folded_copy,
-                                 runtime_status, OnnxModel)
+from course_utils.core.errors import RuntimeMissingError
+from course_utils.models.surgery import count_batchnorms
+from course_utils.deploy import export_onnx, export_program, runtime_status, OnnxModel
+from course_utils.models import folded_copy
 import torchvision
 status = runtime_status()
 model = torchvision.models.mobilenet_v3_small(weights=None).eval()

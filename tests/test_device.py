@@ -7,7 +7,7 @@ import random
 import numpy as np
 import torch
 
-from course_utils.device import configure_threads, get_device, seed_everything, setup
+from course_utils.core.device import configure_threads, get_device, seed_everything, setup
 
 
 def test_get_device_prefers_accelerators_and_honours_override(monkeypatch):
@@ -51,7 +51,7 @@ def test_setup_prints_one_line(capsys, monkeypatch):
 
 
 def test_thread_precedence_argument_course_threads_omp_then_cpus():
-    from course_utils.device import resolve_threads
+    from course_utils.core.device import resolve_threads
 
     env = {"COURSE_THREADS": "3", "OMP_NUM_THREADS": "5"}
     assert resolve_threads(2, env, cpu_count=8) == 2  # an explicit argument wins
@@ -78,7 +78,7 @@ def test_setup_honours_omp_num_threads(monkeypatch):
 def test_setup_applies_the_course_figure_style():
     import matplotlib
 
-    from course_utils.plotting import MIN_TICK_PT, MIN_TITLE_PT
+    from course_utils.core.style import MIN_TICK_PT, MIN_TITLE_PT
 
     matplotlib.rcdefaults()
     before = torch.get_num_threads()
@@ -114,7 +114,7 @@ def test_no_cuda_home_warning_on_a_machine_with_nvcc_but_no_gpu(tmp_path):
     control = _run("import torch.utils.cpp_extension", path)
     assert "No CUDA runtime is found" in control, f"this machine does not reproduce torch's message: {control!r}"
     # the course's timing module no longer imports cpp_extension (via torch.utils.benchmark) at all …
-    out = _run("import sys, course_utils.benchmark; assert 'torch.utils.cpp_extension' not in sys.modules", path)
+    out = _run("import sys, course_utils.measure; assert 'torch.utils.cpp_extension' not in sys.modules", path)
     assert "No CUDA runtime" not in out and "Error" not in out, out
     # … and once course_utils is imported, the message is silenced at its logger, other messages are not
     out = _run("import logging, course_utils, torch.utils.cpp_extension as c; c.logger.warning('still shown')", path)

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from course_utils.doctor import format_report
-from course_utils.notebook import banner_html
+from course_utils.cli.doctor import format_report
+from course_utils.core.notebook import banner_html
 
 ROWS = [
     ("Python", True, "3.11.7"),

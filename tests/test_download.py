@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from course_utils.download import UnsafeArchiveError, check_archive, fetch, safe_extract, sha256sum
-from course_utils.errors import DownloadError
+from course_utils.core.errors import DownloadError, UnsafeArchiveError
+from course_utils.core.files import sha256_file
+from course_utils.data.download import check_archive, download_file, safe_extract
 
 PAYLOAD = os.urandom(300_000)
 SHA = hashlib.sha256(PAYLOAD).hexdigest()
@@ -63,33 +64,34 @@ def _leftovers(folder: Path) -> list[str]:
 
 def test_fetch_verifies_and_writes_atomically(server, tmp_path):
     url, hits = server
-    dest = fetch(f"{url}/file", tmp_path / "blob.bin", SHA, progress=False)
-    assert dest.read_bytes() == PAYLOAD and sha256sum(dest) == SHA
+    dest = download_file(f"{url}/file", tmp_path / "blob.bin", SHA, progress=False)
+    assert dest.read_bytes() == PAYLOAD and sha256_file(dest) == SHA
     assert not _leftovers(tmp_path)
-    fetch(f"{url}/file", dest, SHA, progress=False)  # cached: no second request
+    download_file(f"{url}/file", dest, SHA, progress=False)  # cached: no second request
     assert hits["/file"] == 1
 
 
 def test_hash_mismatch_removes_file(server, tmp_path):
     url, _ = server
     with pytest.raises(DownloadError, match="SHA-256 mismatch"):
-        fetch(f"{url}/file", tmp_path / "blob.bin", "0" * 64, progress=False)
+        download_file(f"{url}/file", tmp_path / "blob.bin", "0" * 64, progress=False)
     assert not (tmp_path / "blob.bin").exists() and not _leftovers(tmp_path)
 
 
-def test_retries_and_mirrors(server, tmp_path):
+def test_retries_but_not_after_a_404(server, tmp_path):
     url, hits = server
-    fetch(f"{url}/flaky", tmp_path / "a.bin", SHA, retries=2, progress=False)
+    download_file(f"{url}/flaky", tmp_path / "a.bin", SHA, retries=2, progress=False)
     assert hits["/flaky"] == 2
-    fetch([f"{url}/missing", f"{url}/file"], tmp_path / "b.bin", SHA, retries=1, progress=False)
-    assert hits["/missing"] == 1 and (tmp_path / "b.bin").read_bytes() == PAYLOAD
+    with pytest.raises(DownloadError, match="404"):
+        download_file(f"{url}/missing", tmp_path / "b.bin", SHA, retries=3, progress=False)
+    assert hits["/missing"] == 1 and not (tmp_path / "b.bin").exists()
 
 
 def test_timeout_fails_fast_with_fix(server, tmp_path):
     url, _ = server
     start = time.perf_counter()
     with pytest.raises(DownloadError, match="after 1 attempt"):
-        fetch(f"{url}/slow", tmp_path / "s.bin", SHA, timeout=0.5, retries=1, progress=False)
+        download_file(f"{url}/slow", tmp_path / "s.bin", SHA, timeout=0.5, retries=1, progress=False)
     assert time.perf_counter() - start < 2.5
     assert not (tmp_path / "s.bin").exists() and not _leftovers(tmp_path)
 
@@ -98,7 +100,7 @@ def test_offline_never_touches_network(server, tmp_path, monkeypatch):
     url, hits = server
     monkeypatch.setenv("COURSE_OFFLINE", "1")
     with pytest.raises(DownloadError, match="offline mode"):
-        fetch(f"{url}/file", tmp_path / "x.bin", SHA, progress=False)
+        download_file(f"{url}/file", tmp_path / "x.bin", SHA, progress=False)
     assert hits == {}
 
 
@@ -108,7 +110,7 @@ def test_concurrent_callers_download_once(server, tmp_path):
 
     def worker():
         try:
-            results.append(fetch(f"{url}/file", tmp_path / "shared.bin", SHA, progress=False))
+            results.append(download_file(f"{url}/file", tmp_path / "shared.bin", SHA, progress=False))
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -128,10 +130,10 @@ def test_read_only_cache(server, tmp_path):
     (ro / "have.bin").write_bytes(PAYLOAD)
     ro.chmod(0o555)
     try:
-        assert fetch(f"{url}/file", ro / "have.bin", SHA, progress=False).read_bytes() == PAYLOAD
+        assert download_file(f"{url}/file", ro / "have.bin", SHA, progress=False).read_bytes() == PAYLOAD
         if os.geteuid() != 0:  # root can write anywhere
             with pytest.raises(DownloadError, match="read-only"):
-                fetch(f"{url}/file", ro / "missing.bin", SHA, progress=False)
+                download_file(f"{url}/file", ro / "missing.bin", SHA, progress=False)
     finally:
         ro.chmod(0o755)
     assert "/file" not in hits

@@ -14,19 +14,21 @@ from PIL import Image  # noqa: E402
 from torch import nn  # noqa: E402
 from torchvision.transforms import v2  # noqa: E402
 
-from course_utils.embeddings import (  # noqa: E402
+from course_utils.core.errors import (
+    CourseError,  # noqa: E402
+    EmbeddingError,  # noqa: E402
+)
+from course_utils.data.images import SAMPLE_IMAGES, sample_image  # noqa: E402
+from course_utils.inspect import (  # noqa: E402
     EmbeddingCache,
-    EmbeddingError,
     augmented_views,
-    backbone,
     cosine_similarity_matrix,
     extract_embeddings,
     image_key,
     nearest_neighbours,
-    similarity_heatmap,
 )
-from course_utils.errors import CourseError  # noqa: E402
-from course_utils.images import SAMPLE_IMAGES, sample_image  # noqa: E402
+from course_utils.models import backbone  # noqa: E402
+from course_utils.plots import similarity_heatmap  # noqa: E402
 
 TINY_PREPROCESS = v2.Compose([v2.ToImage(), v2.Resize((16, 16), antialias=True), v2.ToDtype(torch.float32, scale=True)])
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from course_utils.errors import CourseError, UnknownExerciseError
+from course_utils.core.errors import CourseError, UnknownExerciseError
 from course_utils.exercises import (
     Result,
     all_exercises,

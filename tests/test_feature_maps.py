@@ -13,16 +13,15 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from course_utils.feature_maps import (  # noqa: E402
-    FeatureMapError,
-    feature_map_viewer,
+from course_utils.core.errors import FeatureMapError  # noqa: E402
+from course_utils.data.images import sample_image  # noqa: E402
+from course_utils.inspect import (  # noqa: E402
     feature_maps,
-    plot_channel,
-    plot_top_channels,
+    hook_count,  # noqa: E402
     top_channels,
 )
-from course_utils.hooks import hook_count  # noqa: E402
-from course_utils.images import sample_image  # noqa: E402
+from course_utils.lessons.widgets import feature_map_viewer  # noqa: E402
+from course_utils.plots import plot_channel, plot_top_channels  # noqa: E402
 
 STAGES = ["_blocks.2", "_blocks.4", "_blocks.10", "_blocks.15"]
 

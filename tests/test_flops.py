@@ -7,8 +7,8 @@ import torch
 import torchvision
 from torch import nn
 
-from course_utils.errors import CourseError
-from course_utils.flops import count_flops, count_params, make_input, measure_cost
+from course_utils.core.errors import CourseError
+from course_utils.measure import count_params, make_input, measure_cost
 
 
 @pytest.mark.parametrize("name", ["resnet18", "resnet50", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large"])
@@ -28,16 +28,16 @@ def test_agrees_with_torchvision_meta(name):
 def test_conv_flops_match_formula(k, m, n, size, stride):
     conv = nn.Conv2d(m, n, k, stride=stride, padding=k // 2, bias=False)
     out = (size + 2 * (k // 2) - k) // stride + 1
-    assert count_flops(conv, torch.randn(1, m, size, size)) == 2 * k * k * m * n * out * out
+    assert measure_cost(conv, torch.randn(1, m, size, size)).flops == 2 * k * k * m * n * out * out
     dw = nn.Conv2d(m, m, k, stride=stride, padding=k // 2, groups=m, bias=False)
-    assert count_flops(dw, torch.randn(1, m, size, size)) == 2 * k * k * m * out * out
+    assert measure_cost(dw, torch.randn(1, m, size, size)).flops == 2 * k * k * m * out * out
 
 
 def test_flops_scale_with_batch_and_resolution():
     model = torchvision.models.mobilenet_v3_small()
-    one = count_flops(model, input_size=112)
-    assert count_flops(model, input_size=112, batch_size=3) == 3 * one
-    assert count_flops(model, input_size=(224, 224)) > 3 * one
+    one = measure_cost(model, input_size=112).flops
+    assert measure_cost(model, input_size=112, batch_size=3).flops == 3 * one
+    assert measure_cost(model, input_size=(224, 224)).flops > 3 * one
 
 
 def test_cost_fields_and_mode_restored():

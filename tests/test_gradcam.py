@@ -13,18 +13,20 @@ import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from torchvision.transforms import v2  # noqa: E402
 
-from course_utils.errors import CourseError  # noqa: E402
-from course_utils.gradcam import (  # noqa: E402
-    GradCAMError,
-    cam_from,
+from course_utils.core.errors import (
+    CourseError,  # noqa: E402
+    GradCAMError,  # noqa: E402
+    LayerNotFoundError,  # noqa: E402
+)
+from course_utils.data.images import sample_image  # noqa: E402
+from course_utils.inspect import (  # noqa: E402
     grad_cam,
+    grad_cam_map,
+    hook_count,  # noqa: E402
     mass_inside,
-    overlay,
-    show_gradcam,
     to_display,
 )
-from course_utils.hooks import LayerNotFoundError, hook_count  # noqa: E402
-from course_utils.images import sample_image  # noqa: E402
+from course_utils.plots import overlay, show_gradcam  # noqa: E402
 
 CAT_CLASSES = {"tabby", "tiger cat", "Egyptian cat"}
 
@@ -38,12 +40,12 @@ def pair(lite0):
 def test_cam_from_formula():
     g = torch.Generator().manual_seed(0)
     acts, grads = torch.rand(2, 6, 3, 4, generator=g), torch.randn(2, 6, 3, 4, generator=g)
-    cam = cam_from(acts, grads)
+    cam = grad_cam_map(acts, grads)
     manual = torch.stack([torch.relu(sum(grads[n, c].mean() * acts[n, c] for c in range(6))) for n in range(2)])
     assert cam.shape == (2, 3, 4) and torch.allclose(cam, manual, atol=1e-5)
-    assert torch.allclose(cam_from(acts[0], grads[0]), manual[0], atol=1e-5)
+    assert torch.allclose(grad_cam_map(acts[0], grads[0]), manual[0], atol=1e-5)
     with pytest.raises(GradCAMError):
-        cam_from(acts, grads[:, :3])
+        grad_cam_map(acts, grads[:, :3])
 
 
 @pytest.mark.parametrize("cls, half", [("tabby", "left"), ("tiger cat", "left"), ("espresso", "right")])
@@ -68,7 +70,7 @@ def test_gradcam_matches_backward_hooks_and_leaves_no_trace(lite0, pair):
         h1.remove()
         h2.remove()
         model.zero_grad(set_to_none=True)
-    expected = cam_from(store["act"], store["grad"])
+    expected = grad_cam_map(store["act"], store["grad"])
     result = grad_cam(lite0, pair, "_conv_head", classes=cls)
     # Tolerance scaled to the map: the shared model may run channels-last (after predict_proba), whose
     # kernels sum in another order.

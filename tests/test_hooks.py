@@ -7,8 +7,8 @@ import torch
 from torch import nn
 from torchvision.models import resnet18
 
-from course_utils.errors import CourseError
-from course_utils.hooks import HookSet, LayerNotFoundError, capture, get_layer, hook_count, remove_all_hooks
+from course_utils.core.errors import CourseError, LayerNotFoundError
+from course_utils.inspect import HookSet, capture, get_layer, hook_count, remove_all_hooks
 
 
 @pytest.fixture(scope="module")

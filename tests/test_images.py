@@ -10,8 +10,8 @@ import torch
 from helpers_net import file_server
 from PIL import Image
 
-from course_utils.errors import CourseError, ImageLoadError
-from course_utils.images import (
+from course_utils.core.errors import CourseError, ImageLoadError
+from course_utils.data.images import (
     EXPECTED_CLASSES,
     SAMPLE_IMAGES,
     image_files,

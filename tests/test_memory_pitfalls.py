@@ -10,9 +10,9 @@ import torch
 import torchvision
 from torch import nn
 
-from course_utils.errors import CourseError
-from course_utils.memory import MemoryUse, format_bytes, measure_peak_memory, peak_memory, saved_tensors_bytes
-from course_utils.pitfalls import InputSizeError, Pitfall, default_num_workers, min_input_size, pitfall
+from course_utils.core.errors import CourseError, ModelInputError
+from course_utils.lessons.pitfalls import Pitfall, default_num_workers, min_input_size, pitfall
+from course_utils.measure import MemoryUse, format_bytes, peak_memory, saved_tensors_bytes
 
 
 def test_format_bytes():
@@ -51,15 +51,12 @@ def test_peak_memory_sees_a_large_allocation():
     assert "MiB" in str(big) and big.mib >= 48
 
 
-def test_measure_peak_memory_returns_result_and_shows_autograd_cost(lite0):
+def test_peak_memory_shows_autograd_cost(lite0):
     x = torch.randn(4, 3, 160, 160)
-
-    def inference():
-        with torch.inference_mode():
-            return lite0.model(x)
-
-    out_i, mem_i = measure_peak_memory(inference, device="cpu")
-    out_g, mem_g = measure_peak_memory(lite0.model, x, device="cpu")
+    with peak_memory("cpu") as mem_i, torch.inference_mode():
+        out_i = lite0.model(x)
+    with peak_memory("cpu") as mem_g:
+        out_g = lite0.model(x)
     assert out_i.shape == out_g.shape == (4, 1000)
     assert out_g.requires_grad and not out_i.requires_grad
     if sys.platform.startswith("linux"):
@@ -93,7 +90,7 @@ def test_min_input_size_real_models(lite0):
 
 
 def test_min_input_size_none_fits():
-    with pytest.raises(InputSizeError, match="sizes") as info:
+    with pytest.raises(ModelInputError, match="sizes") as info:
         min_input_size(nn.Conv2d(3, 4, 9), range(1, 5))
     assert isinstance(info.value, CourseError)
 

@@ -8,8 +8,9 @@ import torchvision
 from torch import nn
 from torchvision.models.mobilenetv2 import InvertedResidual
 
-from course_utils.errors import CourseError
-from course_utils.mobilenet import copy_weights, feature_extractor
+from course_utils.core.errors import CourseError
+from course_utils.models import backbone
+from course_utils.models.surgery import copy_weights
 
 
 def test_copy_weights_between_differently_named_modules():
@@ -43,9 +44,9 @@ def test_copy_weights_rejects_mismatch():
 
 
 @pytest.mark.parametrize("name,dim", [("mobilenet_v2", 1280), ("mobilenet_v3_small", 576), ("mobilenet_v3_large", 960)])
-def test_feature_extractor(name, dim):
+def test_backbone_pools_the_features(name, dim):
     model = torchvision.models.get_model(name).eval()
-    fx = feature_extractor(model)
+    fx = backbone(model)
     x = torch.randn(2, 3, 96, 96)
     with torch.no_grad():
         feats = fx(x)
@@ -53,6 +54,6 @@ def test_feature_extractor(name, dim):
         assert torch.allclose(feats, model.features(x).mean(dim=(2, 3)), atol=1e-5)
 
 
-def test_feature_extractor_rejects_resnet():
-    with pytest.raises(CourseError, match="features"):
-        feature_extractor(torchvision.models.resnet18())
+def test_backbone_names_the_graph_nodes_it_knows():
+    with pytest.raises(CourseError, match="no graph node 'nope'"):
+        backbone(torchvision.models.resnet18(), node="nope")

@@ -5,24 +5,18 @@ from __future__ import annotations
 import pytest
 import torch
 import torchvision
+from torch import nn
 
-from course_utils import efficientnet_lite as lite
-from course_utils.errors import UnknownModelError, WeightsUnavailableError
-from course_utils.images import EXPECTED_CLASSES, sample_image
-from course_utils.models import (
-    COURSE_MODELS,
-    IMAGENET_CATEGORIES,
-    classifier_names,
-    get_weights,
-    is_pretrained,
-    load_classifier,
-    load_model,
-)
-from course_utils.predict import predict
+from course_utils.core.errors import UnknownModelError, WeightsUnavailableError
+from course_utils.core.files import sha256_file
+from course_utils.data.images import EXPECTED_CLASSES, sample_image
+from course_utils.models import COURSE_MODELS, IMAGENET_CATEGORIES, get_weights, list_models, load_classifier, predict
+from course_utils.models import efficientnet_lite as lite
+from course_utils.models.registry import _REGISTRY, ModelEntry, get_entry, register_model
 
 
 def test_names_and_weights_resolution():
-    names = classifier_names()
+    names = list_models()
     assert set(COURSE_MODELS) <= set(names) and "convnext_tiny" in names
     assert str(get_weights("resnet50")) == "ResNet50_Weights.IMAGENET1K_V2"
     assert str(get_weights("resnet50", "IMAGENET1K_V1")) == "ResNet50_Weights.IMAGENET1K_V1"
@@ -50,12 +44,12 @@ def test_course_models_offline_follow_the_policy(name, monkeypatch):
 def test_weights_none_is_random_and_says_so():
     clf = load_classifier("resnet18", weights=None, device="cpu")
     assert not clf.pretrained and "weights=None" in clf.notice and "RANDOM" in repr(clf)
-    model = load_model("efficientnet_lite0", weights=None, device="cpu")
-    assert not is_pretrained(model)
+    lite_random = load_classifier("efficientnet_lite0", weights=None, device="cpu")
+    assert not lite_random.pretrained and "weights=None" in lite_random.notice
 
 
 def test_lite0_real_predictions(lite0):
-    assert lite0.pretrained and is_pretrained(lite0) and lite0.notice is None
+    assert lite0.pretrained and lite0.notice is None
     cat = predict(lite0, sample_image("chelsea"), top=3)
     assert cat[0].label in EXPECTED_CLASSES["chelsea"] and cat[0].prob > 0.3
     coffee = predict(lite0, sample_image("coffee"), top=1)
@@ -87,7 +81,7 @@ def test_lite0_preprocessing_scales_to_minus_one_one():
 
 
 def test_lite0_weights_are_verified(tmp_path, monkeypatch):
-    assert lite.sha256_file(lite.weights_path()) == lite.WEIGHTS_SHA256
+    assert sha256_file(lite.weights_path()) == lite.WEIGHTS_SHA256
     assert set(lite.load_state_dict()) == set(lite.EfficientNetLite0().state_dict())
     fake = tmp_path / "efficientnet-lite0-57934424.pth"
     torch.save({"w": torch.zeros(1)}, fake)
@@ -100,3 +94,25 @@ def test_any_torchvision_classifier_by_name(monkeypatch):
     monkeypatch.setenv("COURSE_OFFLINE", "1")
     clf = load_classifier("squeezenet1_1", device="cpu", quiet=True)
     assert isinstance(clf.model, torchvision.models.SqueezeNet)
+
+
+def test_efficientnet_lite0_is_a_registered_model_like_any_other(monkeypatch):
+    entry = get_entry("efficientnet_lite0")
+    assert _REGISTRY["efficientnet_lite0"] is entry and "efficientnet_lite0" in list_models()
+    w = get_weights("efficientnet_lite0")
+    assert w.url is None and w.cached() and w.status()[0] and str(w) == lite.LABEL
+    assert get_weights("efficientnet_lite0", None) is None
+    with pytest.raises(UnknownModelError, match="DEFAULT"):
+        get_weights("efficientnet_lite0", "IMAGENET9K")
+    # A model registered the same way loads through the same path: the registry, not a special case.
+    monkeypatch.setitem(_REGISTRY, "tiny_course_net", None)
+    register_model(
+        ModelEntry(
+            "tiny_course_net",
+            lambda n: nn.Sequential(nn.Flatten(), nn.Linear(12, n)),
+            lambda s: None,
+            lambda: lambda img: torch.zeros(3, 2, 2),
+        )
+    )
+    clf = load_classifier("tiny_course_net", device="cpu")
+    assert not clf.pretrained and clf.model[1].out_features == 1000 and "tiny_course_net" in list_models()

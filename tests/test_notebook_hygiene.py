@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import subprocess
@@ -112,3 +113,49 @@ def test_ruff_clean():
         [sys.executable, "-m", "ruff", "check", "--no-cache", "."], cwd=ROOT, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _python(source: str) -> ast.Module:
+    """A code cell parsed as Python, its IPython `%magic` / `!shell` lines left out."""
+    return ast.parse("\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()))
+
+
+def _imports_in(source: str) -> list[str]:
+    """The import statements of a cell, at any depth."""
+    tree = _python(source)
+    return [ast.unparse(node) for node in ast.walk(tree) if isinstance(node, ast.Import | ast.ImportFrom)]
+
+
+def test_imports_in_source_are_found():
+    assert _imports_in("x = 1\n%timeit x\n!ls\nif x:\n    from a import b\n") == ["from a import b"]
+    assert _imports_in("def f():\n    import torch\n") == ["import torch"]
+    assert _imports_in("print('import torch')\n") == []
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_imports_only_in_setup_cell(nb):
+    code = [(i, c) for i, c in enumerate(_cells(nb)) if c["cell_type"] == "code"]
+    offenders = [f"cell {i}: {stmt}" for i, cell in code[1:] for stmt in _imports_in(_src(cell))]
+    assert not offenders, f"{nb.name}: imports belong in the setup cell (the first code cell): {offenders}"
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_figures_shown_one_way(nb):
+    """A cell that draws ends with plt.show(), not a trailing `;` that hides the returned Figure."""
+    code = [(i, _src(c).rstrip()) for i, c in enumerate(_cells(nb)) if c["cell_type"] == "code"]
+    offenders = [i for i, src in code if src.endswith(";")]
+    assert not offenders, f"{nb.name}: cells {offenders} end with ';': call the plot function, then plt.show()"
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_copy_of_shared_helpers(nb):
+    """Notebooks use the one BatchNorm randomiser and the one images→batch helper instead of redefining them."""
+    shared = {"randomise_batchnorm", "randomise_bn", "to_batch"}
+    defined = {
+        node.name
+        for cell in _cells(nb)
+        if cell["cell_type"] == "code"
+        for node in ast.walk(_python(_src(cell)))
+        if isinstance(node, ast.FunctionDef)
+    }
+    assert not defined & shared, f"{nb.name} redefines {sorted(defined & shared)}: import it from course_utils"

@@ -11,17 +11,10 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 
-from course_utils.images import sample_image  # noqa: E402
-from course_utils.plotting import (  # noqa: E402
-    MIN_TICK_PT,
-    MIN_TITLE_PT,
-    _renderer,
-    apply_style,
-    image_grid,
-    plain_log_axis,
-    show_predictions,
-    topk_bars,
-)
+from course_utils.core.errors import CourseError  # noqa: E402
+from course_utils.core.style import MIN_TICK_PT, MIN_TITLE_PT, apply_style  # noqa: E402
+from course_utils.data.images import sample_image  # noqa: E402
+from course_utils.plots import _renderer, image_grid, plain_log_axis, show_predictions, topk_bars  # noqa: E402
 
 
 def test_show_predictions_draws_image_and_bars():
@@ -36,7 +29,9 @@ def test_show_predictions_draws_image_and_bars():
 
 def test_topk_bars_on_given_axes():
     fig, ax = plt.subplots()
-    assert topk_bars(ax, [("a", 0.9)], title="t") is ax and ax.get_title() == "t" and ax.get_xlim() == (0, 1)
+    assert topk_bars([("a", 0.9)], title="t", ax=ax) is fig and ax.get_title() == "t" and ax.get_xlim() == (0, 1)
+    with pytest.raises(CourseError, match="1 axes"):
+        topk_bars([("a", 0.9)], ax=[ax, ax])
     plt.close(fig)
 
 
@@ -52,7 +47,7 @@ def test_image_grid_layout_and_tensors():
 
 def test_topk_bar_values_stay_inside_the_frame():
     fig, ax = plt.subplots(figsize=(4, 2.5))
-    topk_bars(ax, [("espresso", 0.954), ("cup", 0.03)])
+    topk_bars([("espresso", 0.954), ("cup", 0.03)], ax=ax)
     renderer = _renderer(fig)
     frame = ax.get_window_extent(renderer)
     for text in ax.texts:
@@ -93,7 +88,7 @@ CROWDED = {
     ids=["06", "08"],
 )
 def test_tradeoff_labels_do_not_overlap_and_stay_inside(names):
-    from course_utils.benchmark import plot_tradeoff
+    from course_utils.plots import plot_tradeoff
 
     apply_style()
     fig = plot_tradeoff({n: CROWDED[n] for n in names}, title="acc@1 vs latency")

@@ -7,8 +7,8 @@ import shutil
 import pytest
 import torch
 
-from course_utils.images import SAMPLE_IMAGES, sample_image, sample_images, sample_path
-from course_utils.predict import Prediction, predict, predict_proba, to_batch, topk
+from course_utils.data.images import SAMPLE_IMAGES, sample_image, sample_images, sample_path, to_batch
+from course_utils.models.predict import Prediction, predict, predict_proba, topk
 
 
 def test_topk_orders_and_clamps():
@@ -44,7 +44,7 @@ def test_predict_shapes_for_single_list_folder(lite0, tmp_path):
 
 
 def test_preprocessed_batch_and_bad_shapes(lite0):
-    batch = to_batch(lite0, [sample_image("rocket"), sample_image("astronaut")])
+    batch = to_batch([sample_image("rocket"), sample_image("astronaut")], lite0.preprocess)
     assert batch.shape == (2, 3, 224, 224)
     assert predict_proba(lite0, batch).shape == (2, 1000)
     with pytest.raises(ValueError, match=r"\[N, 3, H, W\]"):

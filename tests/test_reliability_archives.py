@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from reliability_summary import tally
 
-from course_utils.download import UnsafeArchiveError, check_archive, safe_extract
+from course_utils.core.errors import UnsafeArchiveError
+from course_utils.data.download import check_archive, safe_extract
 
 _TYPES = {tarfile.SYMTYPE, tarfile.LNKTYPE, tarfile.CHRTYPE, tarfile.BLKTYPE, tarfile.FIFOTYPE}
 

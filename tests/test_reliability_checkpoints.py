@@ -19,9 +19,9 @@ from reliability_summary import tally
 from torch import nn
 from torchvision.models import ResNet18_Weights
 
-from course_utils.checkpoints import CheckpointError, load_checkpoint, load_into, save_checkpoint
-from course_utils.errors import WeightsUnavailableError
-from course_utils.weights import load_state_dict, weights_file
+from course_utils.core.errors import CheckpointError, WeightsUnavailableError
+from course_utils.data.checkpoints import load_checkpoint, load_into, save_checkpoint
+from course_utils.models.weights import torchvision_weights
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Calls that unpickle: (module, function). ``torch.hub.load_state_dict_from_url`` defaults to weights_only=False.
@@ -189,22 +189,22 @@ def test_malicious_cached_weights_are_refused(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.setenv("COURSE_OFFLINE", "1")
     w = ResNet18_Weights.IMAGENET1K_V1
-    target = weights_file(w)
+    target = torchvision_weights(w).file
     assert str(tmp_path) in str(target)
     target.parent.mkdir(parents=True)
     marker = tmp_path / "pwned.txt"
     _malicious(target, marker, wrap=False)
     with pytest.raises(WeightsUnavailableError, match="delete the file"):
-        load_state_dict(w, progress=False)
+        torchvision_weights(w).load()
     assert not marker.exists(), "code inside the cached weights ran"
     tally(inputs=1, faults=1)
 
 
 def test_malicious_embedding_cache_is_replaced_not_run(tmp_path):
     """A poisoned embeddings cache file is ignored (weights_only refuses it) and recomputed."""
-    from course_utils.datasets import ImageFolderDataset
+    from course_utils.data.datasets import ImageFolderDataset
+    from course_utils.inspect import CACHE
     from course_utils.models import load_classifier
-    from course_utils.training import cached_embeddings, embedding_cache_key
 
     for cls in ("a", "b"):
         (tmp_path / "data" / cls).mkdir(parents=True)
@@ -216,9 +216,9 @@ def test_malicious_embedding_cache_is_replaced_not_run(tmp_path):
     cache = tmp_path / "cache"
     cache.mkdir()
     marker = tmp_path / "pwned.txt"
-    poisoned = cache / f"{clf.name}-{embedding_cache_key(clf, data, clf.preprocess)}.pt"
+    poisoned = cache / f"{clf.name}-{CACHE.dataset_key(clf, data, clf.preprocess)}.pt"
     _malicious(poisoned, marker, wrap=False)
-    x, y = cached_embeddings(clf, data, cache_dir=cache, progress=False)
+    x, y = CACHE.embed_dataset(clf, data, cache_dir=cache, progress=False)
     assert not marker.exists() and x.shape == (4, 1280) and y.tolist() == [0, 0, 1, 1]
     assert torch.equal(torch.load(poisoned, map_location="cpu", weights_only=True)["x"], x)  # replaced
     tally(inputs=1, faults=1)

@@ -1,6 +1,6 @@
 """Downloads against misbehaving servers on 127.0.0.1: clear errors within the time-out, nothing partial, no loss.
 
-Both downloaders are exercised: ``course_utils.download.fetch`` (datasets) and
+Both downloaders are exercised: ``course_utils.data.download.download_file`` (datasets) and
 ``course_utils.weights.download`` (torch.hub weights). Faults: checksum mismatch, HTTP errors,
 a transfer cut short, a server that accepts and never answers; eight processes fetching one
 file into one cache; a read-only cache.
@@ -24,9 +24,10 @@ import pytest
 from helpers_net import closed_port, silent_server
 from reliability_summary import tally
 
-from course_utils.download import fetch, sha256sum
-from course_utils.errors import DownloadError
-from course_utils.weights import download as download_weights
+from course_utils.core.errors import DownloadError
+from course_utils.core.files import sha256_file
+from course_utils.data.download import download_file
+from course_utils.models.weights import download_weights
 
 ROOT = Path(__file__).resolve().parent.parent
 PAYLOAD = bytes(range(256)) * 1200 + b"end"  # 307 kB, deterministic
@@ -102,7 +103,7 @@ def _stray(cache: Path, keep: set[str]) -> list[str]:
 
 def _fetch(kind: str, url: str, dest: Path, timeout: float = 5):
     if kind == "fetch":
-        return fetch(url, dest, SHA, timeout=timeout, retries=2, progress=False)
+        return download_file(url, dest, SHA, timeout=timeout, retries=2, progress=False)
     return download_weights(url, dest, timeout=timeout, progress=False)
 
 
@@ -133,7 +134,7 @@ def test_fault_gives_clear_error_nothing_partial_then_next_attempt_succeeds(serv
     assert seconds < 10, f"{fault}: {seconds:.1f} s"
     assert not dest.exists() and _stray(cache, {p.name for p in kept}) == [], _stray(cache, set())
     assert _fetch(kind, f"{url}/ok/{WEIGHTS_NAME}", dest) == dest  # the next attempt succeeds
-    assert sha256sum(dest) == SHA and _stray(cache, {p.name for p in kept} | {dest.name}) == []
+    assert sha256_file(dest) == SHA and _stray(cache, {p.name for p in kept} | {dest.name}) == []
     lost = _lost(kept)
     tally(inputs=2, faults=1, lost=lost)
     assert lost == 0
@@ -142,8 +143,8 @@ def test_fault_gives_clear_error_nothing_partial_then_next_attempt_succeeds(serv
 def test_fetch_resumes_a_cut_transfer_within_one_call(server, tmp_path):
     url, hits = server
     cache, kept = _cache(tmp_path)
-    dest = fetch(f"{url}/cutonce/{WEIGHTS_NAME}", cache / "resumed.bin", SHA, retries=3, progress=False)
-    assert sha256sum(dest) == SHA and hits["cutonce"] == 2
+    dest = download_file(f"{url}/cutonce/{WEIGHTS_NAME}", cache / "resumed.bin", SHA, retries=3, progress=False)
+    assert sha256_file(dest) == SHA and hits["cutonce"] == 2
     assert _stray(cache, {p.name for p in kept} | {"resumed.bin"}) == []
     tally(inputs=1, faults=1, lost=_lost(kept))
 
@@ -168,7 +169,9 @@ def test_silent_server_times_out_cleanly(tmp_path, kind, monkeypatch):
 def test_refused_connection_is_reported(tmp_path, monkeypatch):
     monkeypatch.delenv("COURSE_OFFLINE", raising=False)
     with pytest.raises(DownloadError, match="refused|failed"):
-        fetch(f"http://127.0.0.1:{closed_port()}/x.bin", tmp_path / "x.bin", SHA, timeout=1, retries=1, progress=False)
+        download_file(
+            f"http://127.0.0.1:{closed_port()}/x.bin", tmp_path / "x.bin", SHA, timeout=1, retries=1, progress=False
+        )
     assert list(tmp_path.iterdir()) == [] or all(p.name.endswith(".lock") for p in tmp_path.iterdir())
     tally(inputs=1, faults=1)
 
@@ -181,8 +184,8 @@ _BARE_PACKAGE = (
 )
 _WORKER = _BARE_PACKAGE + textwrap.dedent("""
     import hashlib, sys
-    from course_utils.download import fetch
-    path = fetch(sys.argv[1], sys.argv[2], sys.argv[3], progress=False, timeout=30)
+    from course_utils.data.download import download_file
+    path = download_file(sys.argv[1], sys.argv[2], sys.argv[3], progress=False, timeout=30)
     print(hashlib.sha256(open(path, "rb").read()).hexdigest())
 """)
 
@@ -207,22 +210,22 @@ def test_eight_processes_one_download_no_corruption(server, tmp_path):
     assert all(p.returncode == 0 for p in procs), [err[-800:] for _, err in results if err]
     assert [out.strip() for out, _ in results] == [SHA] * 8, "a process saw a corrupt or partial file"
     assert hits["slow"] == 1, f"{hits['slow']} downloads for one file"
-    assert sha256sum(dest) == SHA and _stray(cache, {p.name for p in kept} | {dest.name}) == []
+    assert sha256_file(dest) == SHA and _stray(cache, {p.name for p in kept} | {dest.name}) == []
     tally(inputs=8, faults=0, lost=_lost(kept))
     assert _lost(kept) == 0
 
 
 _READ_ONLY = _BARE_PACKAGE + textwrap.dedent("""
     import os, sys
-    from course_utils.download import fetch
-    from course_utils.errors import DownloadError
+    from course_utils.data.download import download_file
+    from course_utils.core.errors import DownloadError
     cache, sha, url = sys.argv[1], sys.argv[2], sys.argv[3]
     if os.geteuid() == 0:  # root ignores permissions: drop to an unprivileged user after the imports
         os.setgid(65534)
         os.setuid(65534)
-    assert fetch(url, cache + "/held.bin", sha, progress=False, retries=1, timeout=1).name == "held.bin"
+    assert download_file(url, cache + "/held.bin", sha, progress=False, retries=1, timeout=1).name == "held.bin"
     try:
-        fetch(url, cache + "/absent.bin", sha, progress=False, retries=1, timeout=1)
+        download_file(url, cache + "/absent.bin", sha, progress=False, retries=1, timeout=1)
     except DownloadError as exc:
         print(exc)
     else:

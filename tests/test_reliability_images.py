@@ -20,9 +20,9 @@ import pytest
 from PIL import Image
 from reliability_summary import tally
 
-from course_utils.datasets import DatasetError, ImageFolderDataset
-from course_utils.errors import ImageLoadError
-from course_utils.images import load_image, load_images
+from course_utils.core.errors import DatasetError, ImageLoadError
+from course_utils.data.datasets import ImageFolderDataset
+from course_utils.data.images import load_image, load_images
 
 #: Seconds one file may take (a hang or a runaway decode fails the test instead of stalling CI).
 PER_FILE_LIMIT = 5.0

@@ -1,6 +1,6 @@
 """The offline socket guard: under COURSE_OFFLINE=1 no test, subprocess or notebook kernel reaches another machine.
 
-``course_utils.netguard`` refuses and records every non-loopback connect or name lookup;
+``tests.netguard`` refuses and records every non-loopback connect or name lookup;
 tests/reliability_summary.py turns it on for the whole session (and for child Pythons via a
 generated ``sitecustomize``) and fails the session if anything was recorded. These tests prove
 that the guard really blocks, really lets loopback through, and really reaches child processes.
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from reliability_summary import NET_ENV, network_record, tally
 
-from course_utils import netguard
+from tests import netguard
 
 ROOT = Path(__file__).resolve().parent.parent
 OFFLINE = os.environ.get("COURSE_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
@@ -120,13 +120,13 @@ def test_this_session_and_its_children_are_guarded(tmp_path):
 
 _OFFLINE_ENTRY_POINTS = textwrap.dedent("""
     from course_utils import load_classifier, load_image
-    from course_utils.datasets import course_dataset
-    from course_utils.download import fetch
-    from course_utils.errors import CourseError
+    from course_utils.data.datasets import course_dataset
+    from course_utils.data.download import download_file
+    from course_utils.core.errors import CourseError
     clf = load_classifier("resnet18", device="cpu")
     assert clf.pretrained is False
     for call in (lambda: load_image("https://example.com/cat.jpg"),
-                 lambda: fetch("https://example.com/data.tgz", "/tmp/never-written.tgz", None)):
+                 lambda: download_file("https://example.com/data.tgz", "/tmp/never-written.tgz", None)):
         try:
             call()
         except CourseError as exc:

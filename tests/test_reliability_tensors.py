@@ -14,16 +14,20 @@ import torch
 from reliability_summary import tally
 from torch import nn
 
-from course_utils.benchmark import measure_latency
-from course_utils.checks import InputShapeError, check_batch
-from course_utils.embeddings import cosine_similarity_matrix, extract_embeddings, nearest_neighbours
-from course_utils.errors import CourseError
-from course_utils.feature_maps import feature_maps
-from course_utils.flops import measure_cost
-from course_utils.gradcam import grad_cam, mass_inside
-from course_utils.images import load_image
-from course_utils.predict import predict_proba, topk
-from course_utils.resnet_blocks import gradient_norms
+from course_utils.core.errors import CourseError, InputShapeError
+from course_utils.core.validate import check_batch
+from course_utils.data.images import load_image
+from course_utils.inspect import (
+    cosine_similarity_matrix,
+    extract_embeddings,
+    feature_maps,
+    grad_cam,
+    mass_inside,
+    nearest_neighbours,
+)
+from course_utils.lessons.residual import gradient_norms
+from course_utils.measure import measure_cost, measure_latency
+from course_utils.models.predict import predict_proba, topk
 
 #: (label, bad input, what the message must say)
 BATCH_MISTAKES = [

@@ -11,8 +11,10 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.models import resnet18
 
-from course_utils import resnet_blocks as rb
-from course_utils.errors import CourseError, ImageLoadError
+from course_utils.core.errors import CourseError, ImageLoadError
+from course_utils.lessons import residual as rb
+from course_utils.measure import count_params
+from course_utils.plots import plot_gradient_norms, plot_losses, smooth
 
 
 @pytest.fixture(scope="module")
@@ -22,9 +24,9 @@ def patches():
 
 def test_count_parameters_trainable_only():
     m = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 2))
-    assert rb.count_parameters(m) == 3 * 4 + 4 + 4 * 2 + 2
+    assert count_params(m) == 3 * 4 + 4 + 4 * 2 + 2
     m[0].requires_grad_(False)
-    assert rb.count_parameters(m, trainable_only=True) == 4 * 2 + 2
+    assert count_params(m, trainable_only=True) == 4 * 2 + 2
 
 
 def test_twins_share_layers_and_initial_weights():
@@ -32,11 +34,7 @@ def test_twins_share_layers_and_initial_weights():
     plain = rb.deep_cnn(3, residual=False, width=8)
     torch.manual_seed(0)
     res = rb.deep_cnn(3, residual=True, width=8)
-    assert (
-        rb.count_parameters(plain)
-        == rb.count_parameters(res)
-        == (3 * 3 * 3 * 8 + 2 * 8 + 3 * (2 * 9 * 8 * 8 + 4 * 8) + 8 * 5 + 5)
-    )
+    assert count_params(plain) == count_params(res) == (3 * 3 * 3 * 8 + 2 * 8 + 3 * (2 * 9 * 8 * 8 + 4 * 8) + 8 * 5 + 5)
     for (n1, p1), (n2, p2) in zip(plain.state_dict().items(), res.state_dict().items()):
         assert n1 == n2 and torch.equal(p1, p2)
     x = torch.randn(4, 3, 8, 8)
@@ -113,10 +111,10 @@ def test_train_losses_learns_and_is_reproducible(patches):
 
 
 def test_smooth():
-    assert rb.smooth([1, 2, 3, 4], window=2) == [1, 1.5, 2.5, 3.5]
-    assert rb.smooth([], window=3) == []
+    assert smooth([1, 2, 3, 4], window=2) == [1, 1.5, 2.5, 3.5]
+    assert smooth([], window=3) == []
     with pytest.raises(CourseError):
-        rb.smooth([1.0], window=0)
+        smooth([1.0], window=0)
 
 
 def test_photo_patches_are_deterministic_balanced_and_normalised(patches):
@@ -152,7 +150,7 @@ def test_shape_table_resnet18_on_meta_leaves_model_alone():
     assert names == ["conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4", "avgpool", "fc"]
     shapes = {r.name: r.shape for r in rows}
     assert shapes["maxpool"] == (2, 64, 16, 16) and shapes["layer4"] == (2, 512, 2, 2) and shapes["fc"] == (2, 1000)
-    assert sum(r.params for r in rows) == rb.count_parameters(model) == 11_689_512
+    assert sum(r.params for r in rows) == count_params(model) == 11_689_512
     assert all(p.device.type == "cpu" for p in model.parameters()) and model.training
     deep = rb.shape_table(model, (1, 3, 32, 32), depth=2)
     assert [r.name for r in deep if r.name.startswith("layer")] == [
@@ -190,9 +188,9 @@ def test_block_changes_zero_init_blocks_are_identity():
 
 
 def test_plots_return_figures():
-    fig = rb.plot_gradient_norms({"a": [("l0", 1.0), ("l1", 0.1)], "b": [("l0", 1.0), ("l1", 0.9)]})
+    fig = plot_gradient_norms({"a": [("l0", 1.0), ("l1", 0.1)], "b": [("l0", 1.0), ("l1", 0.9)]})
     assert len(fig.axes[0].get_lines()) == 2 and fig.axes[0].get_yscale() == "log"
     plt.close(fig)
-    fig = rb.plot_losses({"a": [3.0, 2.0, 1.0], "b": [3.0, 2.5, 2.0]}, window=2)
+    fig = plot_losses({"a": [3.0, 2.0, 1.0], "b": [3.0, 2.5, 2.0]}, window=2)
     assert len(fig.axes[0].get_lines()) == 4
     plt.close(fig)

@@ -7,15 +7,15 @@ import hashlib
 import pytest
 from helpers_net import flaky_server
 
-from course_utils.download import fetch
-from course_utils.errors import DownloadError
+from course_utils.core.errors import DownloadError
+from course_utils.data.download import download_file
 
 
 def test_cut_transfer_resumes_and_verifies(tmp_path, monkeypatch):
     monkeypatch.delenv("COURSE_OFFLINE", raising=False)
     content = bytes(range(256)) * 4000  # ~1 MB
     with flaky_server(content, cut_after=300_000) as (url, requests):
-        out = fetch(
+        out = download_file(
             url, tmp_path / "data.bin", hashlib.sha256(content).hexdigest(), timeout=5, retries=3, progress=False
         )
     assert out.read_bytes() == content
@@ -27,5 +27,5 @@ def test_resumed_file_with_wrong_hash_is_removed(tmp_path, monkeypatch):
     monkeypatch.delenv("COURSE_OFFLINE", raising=False)
     content = b"z" * 200_000
     with flaky_server(content, cut_after=50_000) as (url, _), pytest.raises(DownloadError, match="SHA-256 mismatch"):
-        fetch(url, tmp_path / "data.bin", "0" * 64, timeout=5, retries=3, progress=False)
+        download_file(url, tmp_path / "data.bin", "0" * 64, timeout=5, retries=3, progress=False)
     assert [p.name for p in tmp_path.iterdir()] == ["data.bin.lock"]  # nothing partial left behind

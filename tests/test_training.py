@@ -12,12 +12,22 @@ import torchvision  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 
-from course_utils import evaluation as ev  # noqa: E402
-from course_utils import training as tr  # noqa: E402
-from course_utils.checkpoints import CheckpointError, build_preprocess, load_checkpoint, load_into, save_checkpoint  # noqa: E402
-from course_utils.datasets import Subset, course_dataset, split  # noqa: E402
-from course_utils.efficientnet_lite import transforms as lite_transforms  # noqa: E402
-from course_utils.models import load_classifier  # noqa: E402
+from course_utils import train as tr  # noqa: E402
+from course_utils.core.errors import CheckpointError, TrainingError  # noqa: E402
+from course_utils.data.checkpoints import build_preprocess, load_checkpoint, load_into, save_checkpoint  # noqa: E402
+from course_utils.data.datasets import (  # noqa: E402
+    ImageSubset,  # noqa: E402
+    course_dataset,
+    split,
+)
+from course_utils.inspect import CACHE  # noqa: E402
+from course_utils.models import (  # noqa: E402
+    load_classifier,  # noqa: E402
+    replace_head,
+)
+from course_utils.models.efficientnet_lite import transforms as lite_transforms  # noqa: E402
+from course_utils.plots import plot_confusion_matrix, plot_history, plot_misclassified  # noqa: E402
+from course_utils.train import metrics as ev  # noqa: E402
 
 SMALL = torchvision.models.ResNet18_Weights.IMAGENET1K_V1.transforms(crop_size=64, resize_size=64)
 
@@ -34,7 +44,7 @@ def _resnet18(num_classes: int = 1000) -> nn.Module:
 
 def test_replace_freeze_count_and_groups():
     model = _resnet18()
-    head = tr.replace_head(model, 5)
+    head = replace_head(model, 5)
     assert model.fc is head and head.out_features == 5 and head.in_features == 512
     total = sum(p.numel() for p in model.parameters())
     assert tr.freeze_all_but(model, head) == 512 * 5 + 5 == tr.count_trainable(model)
@@ -44,7 +54,7 @@ def test_replace_freeze_count_and_groups():
     assert len(ids) == len(set(ids)) == len(list(model.parameters())), "each parameter in exactly one group"
     assert tr.count_trainable(model) == total
     mobilenet = torchvision.models.mobilenet_v3_small(weights=None)
-    assert tr.replace_head(mobilenet, 3) is mobilenet.classifier[-1]
+    assert replace_head(mobilenet, 3) is mobilenet.classifier[-1]
 
 
 def test_frozen_bn_pitfall_and_fix():
@@ -65,9 +75,9 @@ def test_frozen_bn_pitfall_and_fix():
 
 def test_freeze_bn_all_keeps_statistics_while_weights_train(data):
     train_idx, _ = split(data, 0.25, per_class=4)
-    loader = DataLoader(Subset(data, train_idx, SMALL), batch_size=8, shuffle=True)
+    loader = DataLoader(ImageSubset(data, train_idx, SMALL), batch_size=8, shuffle=True)
     model = _resnet18()
-    head = tr.replace_head(model, 5)
+    head = replace_head(model, 5)
     stats = {k: v.clone() for k, v in model.state_dict().items() if "running" in k}
     gamma = model.layer1[0].bn1.weight.detach().clone()
     opt = torch.optim.AdamW(tr.param_groups(model, head, 1e-3, 1e-3))
@@ -78,33 +88,33 @@ def test_freeze_bn_all_keeps_statistics_while_weights_train(data):
     assert not torch.equal(model.bn1.running_mean, stats["bn1.running_mean"])
     model.train()
     assert tr.freeze_bn_stats(model) == 0 and tr.freeze_bn_stats(model, include_trainable=True) == 20
-    with pytest.raises(tr.TrainingError, match="freeze_bn"):
+    with pytest.raises(TrainingError, match="freeze_bn"):
         tr.fit(model, loader, opt, epochs=1, freeze_bn="yes", progress=False)
 
 
 def test_embedding_cache_reuses_and_keys(lite0, data, tmp_path):
-    subset = Subset(data, split(data, per_class=4)[0])
+    subset = ImageSubset(data, split(data, per_class=4)[0])
     pre = lite_transforms(96, 96)
-    x, y = tr.cached_embeddings(lite0, subset, pre, cache_dir=tmp_path, progress=False)
+    x, y = CACHE.embed_dataset(lite0, subset, pre, cache_dir=tmp_path, progress=False)
     files = list(tmp_path.glob("*.pt"))
     assert x.shape == (len(subset), 1280) and y.tolist() == subset.targets and len(files) == 1
     mtime = files[0].stat().st_mtime_ns
-    x2, _ = tr.cached_embeddings(lite0, subset, pre, cache_dir=tmp_path, progress=False)
+    x2, _ = CACHE.embed_dataset(lite0, subset, pre, cache_dir=tmp_path, progress=False)
     assert torch.equal(x, x2) and files[0].stat().st_mtime_ns == mtime
-    key = tr.embedding_cache_key(lite0, subset, pre)
-    assert key != tr.embedding_cache_key(lite0, subset, lite_transforms(112, 112))
-    assert key != tr.embedding_cache_key(lite0, Subset(data, split(data, per_class=4)[1]), pre)
+    key = CACHE.dataset_key(lite0, subset, pre)
+    assert key != CACHE.dataset_key(lite0, subset, lite_transforms(112, 112))
+    assert key != CACHE.dataset_key(lite0, ImageSubset(data, split(data, per_class=4)[1]), pre)
     r1 = load_classifier("resnet18", weights=None, device="cpu")
     torch.manual_seed(1)
     r2 = load_classifier("resnet18", weights=None, device="cpu")
-    assert tr.embedding_cache_key(r1, subset, pre) != tr.embedding_cache_key(r2, subset, pre)
+    assert CACHE.dataset_key(r1, subset, pre) != CACHE.dataset_key(r2, subset, pre)
 
 
 def test_linear_probe_on_real_features(lite0, data, tmp_path):
     train_idx, val_idx = split(data, 0.25, per_class=12)
     pre = lite_transforms(96, 96)
-    xt, yt = tr.cached_embeddings(lite0, Subset(data, train_idx), pre, cache_dir=tmp_path, progress=False)
-    xv, yv = tr.cached_embeddings(lite0, Subset(data, val_idx), pre, cache_dir=tmp_path, progress=False)
+    xt, yt = CACHE.embed_dataset(lite0, ImageSubset(data, train_idx), pre, cache_dir=tmp_path, progress=False)
+    xv, yv = CACHE.embed_dataset(lite0, ImageSubset(data, val_idx), pre, cache_dir=tmp_path, progress=False)
     head, hist = tr.train_linear_probe(xt, yt, 5, xv, yv, epochs=15, lr=1e-3)
     assert len(hist.train_loss) == len(hist.val_acc) == 15
     assert hist.train_loss[-1] < hist.train_loss[0]
@@ -115,10 +125,10 @@ def test_linear_probe_on_real_features(lite0, data, tmp_path):
 
 def test_fit_warmup_then_full(data):
     train_idx, val_idx = split(data, 0.25, per_class=4)
-    loader = DataLoader(Subset(data, train_idx, SMALL), batch_size=8, shuffle=True)
-    val = DataLoader(Subset(data, val_idx, SMALL), batch_size=8)
+    loader = DataLoader(ImageSubset(data, train_idx, SMALL), batch_size=8, shuffle=True)
+    val = DataLoader(ImageSubset(data, val_idx, SMALL), batch_size=8)
     model = _resnet18()
-    head = tr.replace_head(model, 5)
+    head = replace_head(model, 5)
     opt = torch.optim.AdamW(tr.param_groups(model, head, 1e-3, 1e-4))
     conv_before, fc_before = model.conv1.weight.detach().clone(), head.weight.detach().clone()
     hist = tr.fit(model, loader, opt, epochs=1, val_loader=val, head=head, warmup_epochs=1, progress=False)
@@ -141,12 +151,12 @@ def test_evaluation_numbers_and_plots(data):
     logits = torch.nn.functional.one_hot(preds, 3).float()
     assert ev.accuracy(logits, targets) == ev.accuracy(preds, targets)
     assert ev.misclassified(preds, targets) == [1, 5]
-    assert ev.plot_confusion_matrix(cm, ["a", "b", "c"]).axes
+    assert plot_confusion_matrix(cm, ["a", "b", "c"]).axes
     samples = data.samples[:6]
-    fig = ev.plot_misclassified(samples, preds, targets, data.classes)
+    fig = plot_misclassified(samples, preds, targets, data.classes)
     assert len([a for a in fig.axes if a.images]) == 2
-    assert ev.plot_misclassified(samples, targets, targets, data.classes) is None
-    fig = ev.plot_history(
+    assert plot_misclassified(samples, targets, targets, data.classes) is None
+    fig = plot_history(
         {
             "probe": tr.History([1.0, 0.5], [0.5, 0.8], [1.1, 0.7], [0.4, 0.7], [0.1, 0.1]),
             "full": tr.History([1.2, 0.6], [0.4, 0.7], [], [], [0.2, 0.2]),
@@ -157,21 +167,21 @@ def test_evaluation_numbers_and_plots(data):
     lines = fig.axes[0].get_lines()
     assert lines[0].get_color() == lines[1].get_color() != lines[2].get_color(), "one colour per run"
     model = _resnet18(5)
-    loader = DataLoader(Subset(data, list(range(4)), SMALL), batch_size=2)
+    loader = DataLoader(ImageSubset(data, list(range(4)), SMALL), batch_size=2)
     logits, t = ev.predict_loader(model, loader)
     assert logits.shape == (4, 5) and t.tolist() == [0, 0, 0, 0]
 
 
 def test_checkpoint_roundtrip_and_class_mismatch(tmp_path, data):
     model = _resnet18()
-    tr.replace_head(model, 5)
+    replace_head(model, 5)
     pre = torchvision.models.ResNet18_Weights.IMAGENET1K_V1.transforms()
     path = save_checkpoint(tmp_path / "ck" / "m.pt", model, data.classes, pre, arch="resnet18", epochs=2)
     raw = torch.load(path, map_location="cpu", weights_only=True)  # a plain, safe dict
     assert raw["classes"] == data.classes and raw["extra"] == {"epochs": 2}
     fresh = _resnet18()
     torch.manual_seed(5)
-    tr.replace_head(fresh, 5)
+    replace_head(fresh, 5)
     assert load_into(fresh, path) == data.classes
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), fresh.state_dict().values()))
     img = data[0][0]
@@ -182,7 +192,7 @@ def test_checkpoint_roundtrip_and_class_mismatch(tmp_path, data):
     assert load_checkpoint(info)["preprocess"]["interpolation"] == "bicubic"
     assert torch.allclose(rebuilt(img), bicubic(img), atol=1e-5)
     three = _resnet18()
-    tr.replace_head(three, 3)
+    replace_head(three, 3)
     with pytest.raises(CheckpointError, match=r"trained for 5 classes.*replace_head\(model, 5\)"):
         load_into(three, path)
     (tmp_path / "junk.pt").write_bytes(b"junk")

@@ -15,10 +15,10 @@ import torchvision
 from helpers_net import closed_port, file_server, silent_server
 from torchvision.models import ResNet18_Weights
 
-from course_utils import settings
-from course_utils.errors import DownloadError, WeightsUnavailableError
+from course_utils.core import settings
+from course_utils.core.errors import DownloadError, WeightsUnavailableError
 from course_utils.models import load_classifier
-from course_utils.weights import download, is_cached, load_state_dict, weights_file
+from course_utils.models.weights import download_weights, torchvision_weights
 
 
 @pytest.fixture
@@ -32,14 +32,14 @@ def torch_home(tmp_path, monkeypatch):
 
 def test_weights_file_lives_in_torch_home(torch_home):
     w = ResNet18_Weights.IMAGENET1K_V1
-    assert weights_file(w) == torch_home / "hub" / "checkpoints" / "resnet18-f37072fd.pth"
-    assert settings.weights_dir() == weights_file(w).parent
-    assert not is_cached(w)
+    assert torchvision_weights(w).file == torch_home / "hub" / "checkpoints" / "resnet18-f37072fd.pth"
+    assert settings.weights_dir() == torchvision_weights(w).file.parent
+    assert not torchvision_weights(w).cached()
 
 
 def test_offline_uncached_gives_random_weights_with_notice(torch_home, monkeypatch):
     monkeypatch.setenv("COURSE_OFFLINE", "1")
-    assert load_state_dict(ResNet18_Weights.IMAGENET1K_V1) is None
+    assert torchvision_weights(ResNet18_Weights.IMAGENET1K_V1).load() is None
     with pytest.warns(UserWarning, match="RANDOM weights"):
         clf = load_classifier("resnet18", device="cpu")
     assert not clf.pretrained and "RANDOM" in clf.notice and "fetch" in clf.notice
@@ -50,7 +50,7 @@ def test_offline_uncached_gives_random_weights_with_notice(torch_home, monkeypat
 def test_cached_file_is_used_without_network(torch_home, monkeypatch):
     monkeypatch.setenv("COURSE_OFFLINE", "1")
     reference = torchvision.models.resnet18()
-    dest = weights_file(ResNet18_Weights.IMAGENET1K_V1)
+    dest = torchvision_weights(ResNet18_Weights.IMAGENET1K_V1).file
     dest.parent.mkdir(parents=True)
     torch.save(reference.state_dict(), dest)
     clf = load_classifier("resnet18", device="cpu")
@@ -61,11 +61,11 @@ def test_cached_file_is_used_without_network(torch_home, monkeypatch):
 
 def test_corrupt_cached_file_says_which_and_how(torch_home, monkeypatch):
     monkeypatch.setenv("COURSE_OFFLINE", "1")
-    dest = weights_file(ResNet18_Weights.IMAGENET1K_V1)
+    dest = torchvision_weights(ResNet18_Weights.IMAGENET1K_V1).file
     dest.parent.mkdir(parents=True)
     dest.write_bytes(b"not a checkpoint")
     with pytest.raises(WeightsUnavailableError, match="delete the file"):
-        load_state_dict(ResNet18_Weights.IMAGENET1K_V1)
+        torchvision_weights(ResNet18_Weights.IMAGENET1K_V1).load()
 
 
 def _payload(tmp_path, content: bytes, good_hash: bool = True) -> str:
@@ -82,12 +82,12 @@ def test_download_verifies_hash_and_is_atomic(tmp_path, monkeypatch):
     bad = _payload(tmp_path, b"y" * 5000, good_hash=False)
     cache = tmp_path / "cache"
     with file_server(tmp_path / "srv") as base:
-        out = download(f"{base}/{good}", cache / good, progress=False)
+        out = download_weights(f"{base}/{good}", cache / good, progress=False)
         assert out.read_bytes() == b"x" * 5000
         with pytest.raises(DownloadError, match="SHA-256 mismatch"):
-            download(f"{base}/{bad}", cache / bad, progress=False)
+            download_weights(f"{base}/{bad}", cache / bad, progress=False)
         with pytest.raises(DownloadError, match="404|Not Found"):
-            download(f"{base}/missing-12345678.pth", cache / "missing-12345678.pth", progress=False)
+            download_weights(f"{base}/missing-12345678.pth", cache / "missing-12345678.pth", progress=False)
     leftovers = sorted(p.name for p in cache.iterdir() if not p.name.endswith(".lock"))
     assert leftovers == [good], leftovers  # nothing partial under any name
 
@@ -95,7 +95,7 @@ def test_download_verifies_hash_and_is_atomic(tmp_path, monkeypatch):
 def test_download_refused_offline(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_OFFLINE", "1")
     with pytest.raises(DownloadError, match="offline"):
-        download("http://127.0.0.1:9/x-12345678.pth", tmp_path / "x-12345678.pth")
+        download_weights("http://127.0.0.1:9/x-12345678.pth", tmp_path / "x-12345678.pth")
 
 
 def test_silent_server_times_out(tmp_path, monkeypatch):
@@ -103,7 +103,9 @@ def test_silent_server_times_out(tmp_path, monkeypatch):
     with silent_server() as port:
         start = time.perf_counter()
         with pytest.raises(DownloadError):
-            download(f"http://127.0.0.1:{port}/w-12345678.pth", tmp_path / "w-12345678.pth", timeout=1, progress=False)
+            download_weights(
+                f"http://127.0.0.1:{port}/w-12345678.pth", tmp_path / "w-12345678.pth", timeout=1, progress=False
+            )
         assert time.perf_counter() - start < 5
     assert not (tmp_path / "w-12345678.pth").exists()
 
@@ -111,7 +113,7 @@ def test_silent_server_times_out(tmp_path, monkeypatch):
 _LOAD = textwrap.dedent("""
     import time, sys
     from course_utils import load_classifier
-    from course_utils.errors import WeightsUnavailableError
+    from course_utils.core.errors import WeightsUnavailableError
     start = time.perf_counter()
     try:
         load_classifier("resnet18", device="cpu")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from course_utils.images import sample_path
-from course_utils.widgets import classify_upload, upload_classifier
+from course_utils.data.images import sample_path
+from course_utils.lessons.widgets import classify_upload, upload_classifier
 
 
 def _value(name: str, content: bytes) -> tuple[dict, ...]:

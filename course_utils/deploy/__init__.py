@@ -1,12 +1,12 @@
-"""Take a model out of eager PyTorch: fold, export (torch.export, ONNX, ExecuTorch), quantize, run, measure.
+"""Take a model out of eager PyTorch: export (torch.export, ONNX, ExecuTorch), quantize, run, measure.
+
+Folding BatchNorm is :func:`course_utils.models.surgery.folded_copy`; the errors are in :mod:`course_utils.core.errors`.
 
 ONNX Runtime and ExecuTorch come with the optional ``[deploy]`` extra; :func:`runtime_status` says
 which import here. Everything torch-only (folding, ``torch.export``) works without them.
 """
 
-from .errors import DeployError, ExportError, ModelFileError, RuntimeMissingError, WrongDeviceError
 from .export import MAX_BATCH, export_onnx, export_program, export_pte, file_size_mb, quantize_pt2e, state_dict_size_mb
-from .fold import count_batchnorms, folded_copy
 from .measure import MIN_RUNS, latency
 from .quantize import METHODS, Agreement, calibration_reader, compare_predictions, matmul_nodes, quantize_onnx
 from .runtime import OnnxModel, PteModel
@@ -14,25 +14,18 @@ from .runtimes import available, quiet_native_stderr, require, runtime_status
 
 __all__ = [
     "Agreement",
-    "DeployError",
-    "ExportError",
     "MAX_BATCH",
     "METHODS",
     "MIN_RUNS",
-    "ModelFileError",
     "OnnxModel",
     "PteModel",
-    "RuntimeMissingError",
-    "WrongDeviceError",
     "available",
     "calibration_reader",
     "compare_predictions",
-    "count_batchnorms",
     "export_onnx",
     "export_program",
     "export_pte",
     "file_size_mb",
-    "folded_copy",
     "latency",
     "matmul_nodes",
     "quantize_onnx",

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .errors import ExportError, WrongDeviceError
+from ..core.errors import ExportError, WrongDeviceError
 from .runtimes import quiet_native_stderr, require
 
 #: Largest batch an exported program with a dynamic batch dimension accepts.

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import torch
 
-from ..benchmark import Timing, time_function
+from ..measure.timing import Timing, time_function
 
 #: Timed calls at least, so a median and a spread mean something.
 MIN_RUNS = 10

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from .errors import DeployError
+from ..core.errors import DeployError
 from .export import _atomic
 from .runtimes import require
 

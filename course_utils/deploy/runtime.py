@@ -6,8 +6,7 @@ from pathlib import Path
 
 import torch
 
-from ..checks import InputShapeError
-from .errors import ModelFileError
+from ..core.errors import InputShapeError, ModelFileError
 from .runtimes import quiet_native_stderr, require
 
 

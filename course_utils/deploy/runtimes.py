@@ -11,7 +11,7 @@ import tempfile
 import warnings
 from collections.abc import Iterator
 
-from .errors import RuntimeMissingError
+from ..core.errors import RuntimeMissingError
 
 #: Each runtime and the modules it needs; all ship in ``pip install -e ".[deploy]"``.
 RUNTIMES: dict[str, tuple[str, ...]] = {

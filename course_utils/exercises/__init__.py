@@ -26,8 +26,8 @@ from pathlib import Path
 
 import torch
 
-from ..errors import UnknownExerciseError
-from ..notebook import in_notebook
+from ..core.errors import UnknownExerciseError
+from ..core.notebook import in_notebook
 
 
 class NotYet(Exception):

@@ -6,29 +6,8 @@ import torch
 from PIL import Image
 from torch import nn
 
-from ..hooks import hook_count
-from ..images import sample_images
-
-
-def randomise_bn(module: nn.Module, seed: int = 0) -> nn.Module:
-    """Give every BatchNorm of ``module`` non-trivial affine parameters and running statistics, in place.
-
-    Fresh BatchNorm layers (γ = 1, β = 0, mean 0, variance 1) compute almost the identity in eval
-    mode, so a hook on a layer's input instead of its output, or a missing BatchNorm, would go unseen.
-    """
-    g = torch.Generator().manual_seed(seed)
-    for m in module.modules():
-        if isinstance(m, nn.modules.batchnorm._BatchNorm):
-            n = m.num_features
-            with torch.no_grad():
-                if m.affine:
-                    m.weight.copy_(0.5 + torch.rand(n, generator=g))
-                    m.bias.copy_(0.3 * torch.randn(n, generator=g))
-                if m.track_running_stats:
-                    m.running_mean.copy_(0.3 * torch.randn(n, generator=g))
-                    m.running_var.copy_(0.5 + torch.rand(n, generator=g))
-    return module
-
+from ..data.images import sample_images
+from ..inspect.hooks import hook_count
 
 #: (width, height) of the crops :func:`textured_images` returns: non-square, landscape and portrait.
 CROP_SIZES = ((300, 220), (180, 260), (257, 257), (420, 300))
@@ -59,13 +38,27 @@ def shape_of(value: object) -> str:
     return str(list(shape)) if shape is not None else type(value).__name__
 
 
-__all__ = ["CROP_SIZES", "randomise_bn", "shape_of", "tensor_or_fail", "textured_images"]
+__all__ = ["CROP_SIZES", "check_captured", "check_cleanup_after_raise", "foreign_hooks_intact", "shape_of", "tensor_or_fail", "textured_images"]
 
 
 def foreign_hooks_intact(model: nn.Module, handles: list) -> bool:
     """Whether every hook in ``handles`` ("someone else's") is still registered somewhere in ``model``."""
     ids = {key for m in model.modules() for d in ("_forward_hooks", "_forward_pre_hooks") for key in getattr(m, d)}
     return all(h.id in ids for h in handles)
+
+
+def check_captured(
+    model: nn.Module, foreign: list, got: object, expected: torch.Tensor, what: str, fix: str = ""
+) -> None:
+    """After the learner's capture function ran: only the ``foreign`` hooks are left on ``model``, and ``got`` is a
+    tensor of ``expected``'s shape (``what`` names it, e.g. "model.bn outputs"; ``fix`` ends the message)."""
+    assert foreign_hooks_intact(model, foreign), (
+        "you removed hooks you did not register (someone else's): remove only your own handle, not all hooks"
+    )
+    left = hook_count(model) - len(foreign)
+    assert left == 0, f"{left} hook(s) of yours are still on the model: keep the handle and call handle.remove()"
+    assert isinstance(got, torch.Tensor), f"return the captured tensor, got {type(got).__name__}"
+    assert got.shape == expected.shape, f"{what} {list(expected.shape)}, you returned {shape_of(got)}{fix}"
 
 
 def check_cleanup_after_raise(call, model: nn.Module, foreign: list) -> None:

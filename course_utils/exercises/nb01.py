@@ -9,9 +9,10 @@ from torch import nn
 from torchvision.models import resnet50
 from torchvision.models.resnet import Bottleneck as TVBottleneck
 
-from ..hooks import HookSet
+from ..inspect.hooks import HookSet
+from ..models.surgery import randomise_batchnorm
 from . import exercise
-from ._fixtures import randomise_bn, shape_of
+from ._fixtures import shape_of
 
 
 def _n_params(module: nn.Module) -> int:
@@ -74,7 +75,7 @@ def _check_shortcut(shortcut) -> None:
             f"{call}: the BatchNorm normalises {bns[0].num_features} channels; it comes after the conv, "
             f"so it sees the {c_out} output channels"
         )
-        ref = randomise_bn(_reference_projection(c_in, c_out, stride), seed=c_in + c_out)
+        ref = randomise_batchnorm(_reference_projection(c_in, c_out, stride), seed=c_in + c_out)
         try:
             sc.load_state_dict(ref.state_dict(), strict=True)
         except RuntimeError:
@@ -152,7 +153,7 @@ def _check_bottleneck(block_cls) -> None:
     for inplanes, planes, stride, project in _block_configs():
         downsample = _reference_projection(inplanes, planes * 4, stride) if project else None
         ref = TVBottleneck(inplanes, planes, stride, copy.deepcopy(downsample))
-        randomise_bn(ref, seed=inplanes + planes + stride)
+        randomise_batchnorm(ref, seed=inplanes + planes + stride)
         config = f"Bottleneck({inplanes}, {planes}, stride={stride}, downsample={'projection' if project else None})"
         mine = block_cls(inplanes, planes, stride, copy.deepcopy(downsample))
         assert isinstance(mine, nn.Module), f"{getattr(block_cls, '__name__', block_cls)} must build an nn.Module"

@@ -7,8 +7,9 @@ from torch import nn
 from torchvision.models import ResNet18_Weights
 from torchvision.transforms import v2
 
+from ..models.surgery import randomise_batchnorm
 from . import exercise
-from ._fixtures import randomise_bn, shape_of, textured_images
+from ._fixtures import shape_of, textured_images
 
 _CALLS = [  # (number of classes, k, category names): different lists, so hard-coded names show
     (10, 1, [f"class_{i}" for i in range(10)]),
@@ -84,7 +85,7 @@ class _Probe(nn.Module):
 )
 def _check_predict_probs(predict_probs) -> None:
     torch.manual_seed(0)
-    model = randomise_bn(_Probe(), seed=1)
+    model = randomise_batchnorm(_Probe(), seed=1)
     for n in (6, 1):
         x = torch.randn(n, 8) * 2
         given = x.clone()
@@ -136,16 +137,16 @@ def _preprocesses() -> list[tuple[str, v2.Compose]]:
 
 @exercise(
     "02.3",
-    "to_batch(images, preprocess): preprocess each PIL image and stack them into one [N, 3, H, W] batch",
+    "make_batch(images, preprocess): preprocess each PIL image and stack them into one [N, 3, H, W] batch",
     hint="apply the preprocess you are given to every image, in order, then join the [3, H, W] tensors "
     "along a new first dimension (compare torch.stack with torch.cat).",
 )
-def _check_to_batch(to_batch) -> None:
+def _check_make_batch(make_batch) -> None:
     photos = textured_images(3)  # real photo crops of different non-square sizes
     for (name, preprocess), images in zip(_preprocesses(), [photos, photos[1:2]]):
         expected = torch.stack([preprocess(img) for img in images])
         n, h, w = len(images), expected.shape[-2], expected.shape[-1]
-        batch = to_batch(list(images), preprocess)
+        batch = make_batch(list(images), preprocess)
         assert isinstance(batch, torch.Tensor), f"return one tensor, got {type(batch).__name__}" + (
             ": torch.stack joins a list of tensors" if isinstance(batch, (list, tuple)) else ""
         )

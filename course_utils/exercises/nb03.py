@@ -7,9 +7,10 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.models import resnet18
 
-from ..hooks import HookSet, hook_count
+from ..inspect.hooks import HookSet
+from ..models.surgery import randomise_batchnorm
 from . import exercise
-from ._fixtures import check_cleanup_after_raise, foreign_hooks_intact, randomise_bn, shape_of
+from ._fixtures import check_captured, check_cleanup_after_raise
 
 
 def _features(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -31,7 +32,7 @@ def _features(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Te
 def _check_headless(headless) -> None:
     for seed, (n, h, w) in [(3, (2, 64, 48)), (4, (1, 48, 64))]:  # batch of one, non-square images
         torch.manual_seed(seed)
-        model = randomise_bn(resnet18(weights=None, num_classes=10), seed=seed).eval()
+        model = randomise_batchnorm(resnet18(weights=None, num_classes=10), seed=seed).eval()
         x = torch.randn(n, 3, h, w)
         with torch.no_grad():
             layer4, expected = _features(model, x)
@@ -94,7 +95,7 @@ def _foreign_hooks(model: nn.Module) -> list:
 )
 def _check_layer_output(layer_output) -> None:
     torch.manual_seed(4)
-    model = randomise_bn(_InPlaceNet(), seed=4).eval()
+    model = randomise_batchnorm(_InPlaceNet(), seed=4).eval()
     foreign = _foreign_hooks(model)
     for module, name in [(model.bn, "bn"), (model.conv, "conv")]:
         x = torch.randn(2, 3, 8, 6)
@@ -102,15 +103,13 @@ def _check_layer_output(layer_output) -> None:
             conv_out = model.conv(x)
             expected = model.bn(conv_out).clone() if module is model.bn else conv_out.clone()
         got = layer_output(model, module, x)
-        assert foreign_hooks_intact(model, foreign), (
-            "you removed hooks you did not register (someone else's): remove only your own handle, not all hooks"
-        )
-        left = hook_count(model) - len(foreign)
-        assert left == 0, f"{left} hook(s) of yours left on the model: keep the handle and remove it after use"
-        assert isinstance(got, torch.Tensor), f"return the captured tensor, got {type(got).__name__}"
-        assert got.shape == expected.shape, (
-            f"model.{name} outputs {list(expected.shape)}, you returned {shape_of(got)}: return what `module` "
-            "output, not what the model returns"
+        check_captured(
+            model,
+            foreign,
+            got,
+            expected,
+            f"model.{name} outputs",
+            ": return what `module` output, not the model's result",
         )
         if not torch.allclose(got, expected, atol=1e-5):
             if module is model.bn and torch.allclose(got, torch.relu(expected), atol=1e-5):

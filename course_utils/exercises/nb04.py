@@ -7,26 +7,27 @@ import torchvision
 from torch import nn
 from torchvision.models.resnet import Bottleneck, ResNet
 
+from ..models.surgery import randomise_batchnorm
 from . import exercise
-from ._fixtures import randomise_bn, shape_of, tensor_or_fail
+from ._fixtures import shape_of, tensor_or_fail
 
 _BN = nn.modules.batchnorm._BatchNorm
 
 
 def _resnet18() -> nn.Module:
     torch.manual_seed(0)
-    return randomise_bn(torchvision.models.resnet18(weights=None))
+    return randomise_batchnorm(torchvision.models.resnet18(weights=None))
 
 
 def _bottleneck_resnet() -> nn.Module:
     """A one-block-per-stage ResNet with Bottleneck blocks: ResNet-50's 2048-wide head, a fraction of its cost."""
     torch.manual_seed(1)
-    return randomise_bn(ResNet(Bottleneck, [1, 1, 1, 1]))
+    return randomise_batchnorm(ResNet(Bottleneck, [1, 1, 1, 1]))
 
 
 def _mobilenet() -> nn.Module:
     torch.manual_seed(2)
-    return randomise_bn(torchvision.models.mobilenet_v3_small(weights=None))
+    return randomise_batchnorm(torchvision.models.mobilenet_v3_small(weights=None))
 
 
 def _returned_model(out: object, model: nn.Module) -> nn.Module:

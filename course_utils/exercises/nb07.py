@@ -6,10 +6,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..device import get_device
-from ..hooks import hook_count
+from ..core.device import get_device
+from ..models.surgery import randomise_batchnorm
 from . import exercise
-from ._fixtures import check_cleanup_after_raise, foreign_hooks_intact, randomise_bn, shape_of
+from ._fixtures import check_captured, check_cleanup_after_raise, shape_of
 
 _IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 _HALF = ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))  # EfficientNet-Lite0's
@@ -206,7 +206,7 @@ def _foreign(model: _Block, seen: list) -> list:
 )
 def _check_record_input(record_input) -> None:
     torch.manual_seed(2)
-    model = randomise_bn(_Block(), seed=2).eval()
+    model = randomise_batchnorm(_Block(), seed=2).eval()
     with torch.no_grad():
         model.bn.weight.mul_(4)  # BatchNorm outputs well outside ReLU6's [0, 6]
     pre_hooked: list[bool] = []
@@ -217,15 +217,7 @@ def _check_record_input(record_input) -> None:
             conv = model.conv(x)
             expected = model.bn(conv).clone() if layer is model.act else conv.clone()
         got = record_input(model, layer, x)
-        assert foreign_hooks_intact(model, foreign), (
-            "you removed hooks you did not register: remove only your own handle"
-        )
-        left = hook_count(model) - len(foreign)
-        assert left == 0, f"{left} hook(s) of yours are still registered: keep the handle and call handle.remove()"
-        assert isinstance(got, torch.Tensor), f"return the recorded tensor, got {type(got).__name__}"
-        assert got.shape == expected.shape, (
-            f"model.{name} receives {list(expected.shape)}, you returned {shape_of(got)}"
-        )
+        check_captured(model, foreign, got, expected, f"model.{name} receives")
         if not torch.allclose(got, expected, atol=1e-5):
             if layer is model.act and torch.allclose(got, expected.clamp(0, 6), atol=1e-5):
                 if pre_hooked and pre_hooked[-1]:
@@ -276,7 +268,7 @@ def _check_run(run) -> None:
         for dtype in (torch.float32, torch.float64):
             if device.type == "mps" and dtype == torch.float64:
                 continue
-            model = randomise_bn(_Probe(), seed=3).to(device, dtype).train()
+            model = randomise_batchnorm(_Probe(), seed=3).to(device, dtype).train()
             given = x.clone()
             out = run(model, given)
             assert torch.equal(given, x), "your function changed the input tensor in place"

@@ -7,8 +7,8 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 from torchvision.models.resnet import Bottleneck
 
+from ..models.surgery import randomise_batchnorm
 from . import exercise
-from ._fixtures import randomise_bn
 
 
 @exercise(
@@ -65,7 +65,7 @@ def _check_grouped_bottleneck(cls) -> None:
         torch.manual_seed(seed)
         ref = Bottleneck(in_ch, planes, groups=groups, base_width=base_width)
         width = int(planes * base_width / 64) * groups
-        randomise_bn(ref, seed)  # real statistics: a BatchNorm in the wrong place cannot hide
+        randomise_batchnorm(ref, seed)  # real statistics: a BatchNorm in the wrong place cannot hide
         mine = cls(in_ch, width, groups, in_ch)
         assert isinstance(mine, nn.Module), "GroupedBottleneck must be an nn.Module subclass"
         state = mine.state_dict()

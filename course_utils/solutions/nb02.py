@@ -18,7 +18,7 @@ def predict_probs(model, batch):
         return torch.softmax(model(batch), dim=1)
 
 
-def to_batch(images, preprocess):
+def make_batch(images, preprocess):
     return torch.stack([preprocess(img) for img in images])
 
 
@@ -133,7 +133,7 @@ def _to_batch_first_image_only(images, preprocess):
     return first.unsqueeze(0).repeat(len(images), 1, 1, 1)
 
 
-SOLUTIONS = {"02.1": top_k, "02.2": predict_probs, "02.3": to_batch}
+SOLUTIONS = {"02.1": top_k, "02.2": predict_probs, "02.3": make_batch}
 WRONG = {
     "02.1": [
         _top_k_no_softmax,

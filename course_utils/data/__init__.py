@@ -1,0 +1,1 @@
+"""Data: images from anything, datasets, safe downloads and archives, checkpoints."""

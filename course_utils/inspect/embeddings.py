@@ -1,0 +1,282 @@
+"""Embeddings: a classifier without its head, run in batches over many images, cached and searched.
+
+:func:`extract_embeddings` computes them; :data:`CACHE` (an :class:`EmbeddingCache`) computes each one once:
+``CACHE.embed(model, images)`` keeps vectors in memory per image, ``CACHE.embed_dataset(clf, dataset)`` also
+stores a dataset's vectors on disk. Both forget a model's vectors as soon as its weights change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import weakref
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from filelock import FileLock
+from PIL import Image
+from torch import nn
+from torchvision.transforms import v2
+from tqdm.auto import tqdm
+
+from ..core import settings
+from ..core.device import model_device
+from ..core.errors import EmbeddingError
+from ..core.files import save_atomic
+from ..core.validate import MIN_IMAGE_SIZE, check_batch
+from ..data.images import ImageInput, load_image
+from ..models.registry import Classifier
+from ..models.surgery import backbone, state_token
+
+
+@torch.inference_mode()
+def extract_embeddings(
+    model: nn.Module | Classifier,
+    images: Iterable[ImageInput] | torch.Tensor,
+    preprocess: Callable | None = None,
+    batch_size: int = 32,
+    device: torch.device | str | None = None,
+    progress: bool = True,
+) -> torch.Tensor:
+    """Embeddings ``[N, D]`` (float32, on the CPU) of many images, computed batch by batch.
+
+    ``model`` is a :class:`Classifier` (its backbone and preprocessing are used) or any
+    module that maps a batch to features. ``images`` is a preprocessed batch or an
+    iterable of anything :func:`load_image` accepts (then ``preprocess`` is required
+    unless ``model`` is a Classifier).
+    """
+    is_classifier = isinstance(model, Classifier)
+    if is_classifier:
+        preprocess = preprocess or model.preprocess
+        device = device or model.device
+        model = backbone(model)
+    device = torch.device(device) if device is not None else model_device(model)
+    model = model.eval().to(device)
+    if isinstance(images, torch.Tensor):
+        images = check_batch(
+            images,
+            "extract_embeddings",
+            channels=3 if is_classifier else None,
+            min_size=MIN_IMAGE_SIZE if is_classifier else None,
+            error=EmbeddingError,
+        )
+        chunks = list(images.split(batch_size))
+    else:
+        if preprocess is None:
+            raise EmbeddingError("pass preprocess= (e.g. weights.transforms()) to embed raw images")
+        items = list(images)
+        chunks = (
+            torch.stack([preprocess(load_image(x)) for x in items[i : i + batch_size]])
+            for i in range(0, len(items), batch_size)
+        )
+    total = len(chunks) if isinstance(chunks, list) else -(-len(items) // batch_size)
+    try:
+        out = [
+            model(chunk.to(device)).float().cpu()
+            for chunk in tqdm(chunks, total=total, desc="embeddings", disable=not progress or total < 2)
+        ]
+    except RuntimeError as exc:
+        raise EmbeddingError(
+            f"extract_embeddings: {type(model).__name__} could not run on the batch ({exc}); "
+            "check the channel count, dtype and image size the model expects"
+        ) from None
+    if not out:
+        raise EmbeddingError("no images to embed: pass a non-empty list")
+    return torch.cat(out)
+
+
+# --- augmented views, the cache, similarity search ----------------------------------------------------------
+
+
+def augmented_views(
+    image: ImageInput, n: int = 3, seed: int = 0, scale: tuple[float, float] = (0.4, 0.9), flip: float = 0.5
+) -> list[Image.Image]:
+    """``n`` random crops (``RandomResizedCrop``, square, ``scale`` of the area) of ``image``, each
+    flipped left-right with probability ``flip``; reproducible for a given ``seed`` and leaves the
+    global random state alone."""
+    if n < 1:
+        raise EmbeddingError(f"n={n}: ask for at least one augmented view")
+    img = load_image(image)
+    augment = v2.Compose(
+        [v2.RandomResizedCrop(min(img.size), scale=scale, antialias=True), v2.RandomHorizontalFlip(p=flip)]
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return [augment(img) for _ in range(n)]
+
+
+def image_key(image: ImageInput) -> str:
+    """A content hash of an image (same pixels → same key), used as the cache key."""
+    img = load_image(image)
+    digest = hashlib.sha1(f"{img.mode}{img.size}".encode())
+    digest.update(img.tobytes())
+    return digest.hexdigest()
+
+
+def _weights_fingerprint(model: nn.Module) -> str:
+    """A hash of every tensor in ``model``'s state_dict (the same across processes, unlike a state token)."""
+    digest = hashlib.sha256()
+    for name, t in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+class EmbeddingCache:
+    """Embeddings computed once per model and image: in memory, and for datasets also on disk.
+
+    A model's entry holds its feature extractor and its vectors, keyed by the image's pixels and the
+    preprocessing; when the model's weights change (training steps, ``load_state_dict``) the entry is made
+    afresh (:func:`~course_utils.models.surgery.state_token`). A deleted model takes its entry with it.
+    ``hits`` and ``misses`` count images.
+    """
+
+    def __init__(self) -> None:
+        self._store: weakref.WeakKeyDictionary[nn.Module, dict] = weakref.WeakKeyDictionary()
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return sum(len(entry["vectors"]) for entry in self._store.values())
+
+    def clear(self) -> None:
+        """Forget everything held in memory (files on disk stay)."""
+        self._store = weakref.WeakKeyDictionary()
+        self.hits = self.misses = 0
+
+    def _entry(self, module: nn.Module, headless: bool) -> dict:
+        token = state_token(module)
+        entry = self._store.get(module)
+        if entry is None or entry["token"] != token:
+            net = backbone(module) if headless else module
+            entry = self._store[module] = {"token": token, "net": net, "vectors": {}, "fingerprint": None}
+        return entry
+
+    def backbone(self, clf: Classifier) -> nn.Module:
+        """The feature extractor of ``clf`` (built once per weights, then reused)."""
+        return self._entry(clf.model, True)["net"]
+
+    def embed(
+        self,
+        model: nn.Module | Classifier,
+        images: Iterable[ImageInput],
+        preprocess: Callable | None = None,
+        batch_size: int = 32,
+        device: torch.device | str | None = None,
+        progress: bool = True,
+    ) -> torch.Tensor:
+        """Embeddings ``[N, D]`` of ``images`` (as :func:`extract_embeddings`); only unseen images run through the model."""
+        if isinstance(images, torch.Tensor):
+            raise EmbeddingError(
+                "the cache embeds images (paths, PIL images, arrays), not a preprocessed batch; "
+                "call extract_embeddings() for tensors"
+            )
+        if isinstance(model, Classifier):
+            preprocess, device, module = preprocess or model.preprocess, device or model.device, model.model
+        else:
+            module = model
+        if preprocess is None:
+            raise EmbeddingError("pass preprocess= (e.g. weights.transforms()) to embed raw images")
+        items = [load_image(x) for x in images]
+        if not items:
+            raise EmbeddingError("no images to embed: pass a non-empty list")
+        entry = self._entry(module, isinstance(model, Classifier))
+        keys = [(id(preprocess), image_key(img)) for img in items]
+        todo = {k: img for k, img in zip(keys, items) if k not in entry["vectors"]}
+        self.misses += len(todo)
+        self.hits += len(keys) - len(todo)
+        if todo:
+            fresh = extract_embeddings(entry["net"], list(todo.values()), preprocess, batch_size, device, progress)
+            entry["vectors"].update(zip(todo, fresh))
+        return torch.stack([entry["vectors"][k] for k in keys])
+
+    def dataset_key(self, clf: Classifier, dataset, transform: Callable) -> str:
+        """Hash of what determines a dataset's embeddings: model name and weights, dataset content, transform.
+
+        Pretrained models are keyed by their weights' name; random ones by a hash of their weights, so two
+        different random initialisations never share a file.
+        """
+        entry = self._entry(clf.model, True)
+        if not clf.pretrained and entry["fingerprint"] is None:
+            entry["fingerprint"] = _weights_fingerprint(clf.model)
+        model_id = f"{clf.name}:{clf.weights}" if clf.pretrained else f"{clf.name}:random:{entry['fingerprint']}"
+        text = f"{model_id}|{getattr(dataset, 'root', '')}:{dataset.fingerprint()}|{transform!r}"
+        return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+    def embed_dataset(
+        self,
+        clf: Classifier,
+        dataset,
+        transform: Callable | None = None,
+        batch_size: int = 32,
+        cache_dir: str | Path | None = None,
+        progress: bool = True,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Embeddings ``[N, D]`` and labels ``[N]`` of ``dataset`` under the frozen backbone of ``clf``.
+
+        Computed once and stored in ``cache_dir`` (default ``$COURSE_DATA/embeddings``) under
+        :meth:`dataset_key`; later calls, also in other processes, read the file. The file is written
+        atomically under a lock; a damaged file is replaced; a read-only cache is read, never written.
+        """
+        transform = transform or clf.preprocess
+        folder = Path(cache_dir) if cache_dir is not None else settings.data_cache_dir() / "embeddings"
+        path = folder / f"{clf.name}-{self.dataset_key(clf, dataset, transform)}.pt"
+        if path.is_file():
+            try:
+                blob = torch.load(path, map_location="cpu", weights_only=True)
+                if len(blob["x"]) == len(blob["y"]) == len(dataset.samples):
+                    return blob["x"], blob["y"]
+            except Exception:  # a damaged or foreign file (refused by weights_only): compute afresh, replace it
+                pass
+        paths = [p for p, _ in dataset.samples]
+        x = extract_embeddings(self.backbone(clf), paths, transform, batch_size, clf.device, progress)
+        y = torch.tensor(dataset.targets, dtype=torch.long)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with FileLock(str(path) + ".lock", timeout=600):
+                save_atomic({"x": x, "y": y, "classes": list(dataset.classes)}, path)
+        except OSError:
+            pass  # a read-only cache: the embeddings are still returned, just not stored
+        return x, y
+
+
+#: The course's embedding cache.
+CACHE = EmbeddingCache()
+
+
+def _check_matrix(name: str, x: torch.Tensor) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor) or x.ndim != 2:
+        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise EmbeddingError(
+            f"{name} must be a [N, D] tensor of embeddings, got {shape}; use .unsqueeze(0) for a single vector"
+        )
+    return x.float()
+
+
+def cosine_similarity_matrix(a: torch.Tensor, b: torch.Tensor | None = None) -> torch.Tensor:
+    """Cosine similarities ``[N, M]`` between the rows of ``a [N, D]`` and ``b [M, D]`` (default ``b = a``)."""
+    a = _check_matrix("a", a)
+    b = a if b is None else _check_matrix("b", b)
+    if a.shape[1] != b.shape[1]:
+        raise EmbeddingError(f"a has {a.shape[1]}-d rows but b has {b.shape[1]}-d rows; embed both with the same model")
+    return F.normalize(a, dim=1) @ F.normalize(b, dim=1).T
+
+
+def nearest_neighbours(
+    queries: torch.Tensor, gallery: torch.Tensor | None = None, k: int = 1, exclude_self: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``k`` most cosine-similar gallery rows for each query: ``(scores [N, k], indices [N, k])``.
+
+    Without ``gallery`` the queries are searched among themselves; ``exclude_self=True`` then
+    skips each query's own row.
+    """
+    sim = cosine_similarity_matrix(queries, gallery)
+    if exclude_self:
+        if sim.shape[0] != sim.shape[1]:
+            raise EmbeddingError("exclude_self=True needs the queries to be the gallery (leave gallery out)")
+        sim = sim.clone().fill_diagonal_(float("-inf"))
+    limit = sim.shape[1] - (1 if exclude_self else 0)
+    if not 1 <= k <= limit:
+        raise EmbeddingError(f"k={k}: choose 1 ≤ k ≤ {limit} (the number of gallery items)")
+    return sim.topk(k, dim=1)

@@ -1,0 +1,179 @@
+"""The shape of course_utils (docs/architecture.md): layers that import only downwards, errors that are all
+course errors, one plotting module whose figure functions share one signature, no aliases."""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import inspect
+import pathlib
+
+import pytest
+from matplotlib.figure import Figure
+
+import course_utils
+from course_utils import plots
+from course_utils.core import errors
+
+PACKAGE = pathlib.Path(course_utils.__file__).parent
+#: Lowest first. A module may import from its own layer and the ones before it, never from a later one.
+LAYERS = ["core", "data", "models", "inspect", "measure", "train", "plots", "deploy", "lessons", "cli", "exercises"]
+BUILTIN_ERRORS = {
+    n for n in dir(builtins) if isinstance(getattr(builtins, n), type) and issubclass(getattr(builtins, n), Exception)
+}
+
+
+def _sources(skip: tuple[str, ...] = ("solutions",)) -> list[pathlib.Path]:
+    files = sorted(p for p in PACKAGE.rglob("*.py") if not set(p.relative_to(PACKAGE).parts) & set(skip))
+    assert len(files) > 40, files
+    return files
+
+
+def _layer(rel: pathlib.PurePath) -> str | None:
+    head = rel.parts[0].removesuffix(".py")
+    return "exercises" if head == "solutions" else head if head in LAYERS else None
+
+
+def _imported_layers(source: str, rel: pathlib.PurePath) -> set[tuple[str, int]]:
+    """``(layer, line)`` of every course_utils module that ``source`` (at ``rel`` in the package) imports."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = list(rel.parent.parts)[: len(rel.parent.parts) - (node.level - 1)]
+                target = [*base, *(node.module.split(".") if node.module else [])]
+            elif node.module and node.module.startswith("course_utils."):
+                target = node.module.split(".")[1:]
+            else:
+                continue
+            if not target:  # `from . import x` at the top: x is the layer
+                target = [node.names[0].name]
+            layer = _layer(pathlib.PurePath(*target))
+            if layer:
+                found.add((layer, node.lineno))
+    return found
+
+
+@pytest.mark.parametrize("path", _sources(skip=()), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_layers_import_only_downwards(path):
+    own = _layer(path.relative_to(PACKAGE))
+    if own is None:  # course_utils/__init__.py and __main__.py sit above every layer
+        return
+    higher = [
+        (layer, line)
+        for layer, line in _imported_layers(path.read_text(), path.relative_to(PACKAGE))
+        if LAYERS.index(layer) > LAYERS.index(own)
+    ]
+    assert not higher, f"{path.name} ({own}) imports from higher layers: {higher}"
+
+
+def test_the_layer_check_can_fail():
+    """The import walk sees imports that go up, relative or absolute (a check that cannot fail is no check)."""
+    source = "from ..plots import figure_png\nfrom course_utils.train import fit\nfrom .errors import CourseError\n"
+    assert _imported_layers(source, pathlib.PurePath("core", "x.py")) == {("plots", 1), ("train", 2), ("core", 3)}
+
+
+def _bare_builtin_raises(source: str, rel: pathlib.PurePath) -> list[str]:
+    allowed = {"AssertionError"} if "exercises" in rel.parts else set()  # a checker's verdict is an assert
+    bad = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Raise) and node.exc is not None:
+            exc = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+            if isinstance(exc, ast.Name) and exc.id in BUILTIN_ERRORS - allowed:
+                bad.append((node.lineno, f"{rel}:{node.lineno} raise {exc.id}"))
+    return [text for _, text in sorted(bad)]
+
+
+def test_no_bare_builtin_raise_anywhere_in_the_package():
+    bad = [line for path in _sources() for line in _bare_builtin_raises(path.read_text(), path.relative_to(PACKAGE))]
+    assert not bad, "raise a CourseError subclass (course_utils.core.errors) instead:\n" + "\n".join(bad)
+
+
+def test_the_raise_check_can_fail():
+    source = "def f(x):\n    if x:\n        raise ValueError('no')\n    raise AssertionError\n"
+    assert _bare_builtin_raises(source, pathlib.PurePath("data", "x.py")) == [
+        "data/x.py:3 raise ValueError",
+        "data/x.py:4 raise AssertionError",
+    ]
+    assert _bare_builtin_raises(source, pathlib.PurePath("exercises", "x.py")) == ["exercises/x.py:3 raise ValueError"]
+
+
+def test_every_error_is_a_course_error_and_a_builtin_defined_in_one_place():
+    classes = [c for _, c in inspect.getmembers(errors, inspect.isclass) if c.__module__ == errors.__name__]
+    public = [c for c in classes if not c.__name__.startswith("_")]
+    assert len(public) >= 20
+    for cls in public:
+        assert issubclass(cls, errors.CourseError), cls
+        if cls is not errors.CourseError:
+            assert any(issubclass(cls, getattr(builtins, b)) for b in BUILTIN_ERRORS - {"Exception"}), cls
+    defined_elsewhere = [
+        f"{path.relative_to(PACKAGE)}:{node.lineno} class {node.name}"
+        for path in _sources()
+        if path.name != "errors.py"
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ClassDef) and node.name.endswith("Error")
+    ]
+    assert not defined_elsewhere, defined_elsewhere
+
+
+FIGURE_FUNCTIONS = [
+    name
+    for name, fn in inspect.getmembers(plots, inspect.isfunction)
+    if fn.__module__ == plots.__name__
+    and not name.startswith("_")
+    and "Figure" in str(fn.__annotations__.get("return"))
+]
+
+
+def test_every_figure_function_lives_in_plots_is_typed_and_takes_ax():
+    assert len(FIGURE_FUNCTIONS) >= 13, FIGURE_FUNCTIONS
+    for name in FIGURE_FUNCTIONS:
+        params = inspect.signature(getattr(plots, name)).parameters
+        assert "ax" in params and params["ax"].default is None, name
+    elsewhere = [
+        f"{path.relative_to(PACKAGE)}:{node.lineno} {node.name}"
+        for path in _sources()
+        if path.name != "plots.py"
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.FunctionDef) and node.returns is not None and "Figure" in ast.unparse(node.returns)
+    ]
+    assert not elsewhere, f"figure functions outside course_utils.plots: {elsewhere}"
+    assert isinstance(plots.plot_losses({"a": [1.0, 0.5]}), Figure)
+
+
+def test_no_module_level_aliases_of_functions():
+    """``count_parameters = count_params`` is one idea under two names."""
+    found = []
+    for path in _sources():
+        tree = ast.parse(path.read_text())
+        functions = {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef)}
+        functions |= {a.asname or a.name for n in tree.body if isinstance(n, ast.ImportFrom) for a in n.names}
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Name) and node.value.id in functions:
+                found.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+    assert not found, found
+
+
+def test_every_import_of_the_package_is_declared():
+    """Every third-party module course_utils imports comes from a distribution pyproject.toml declares."""
+    import importlib.metadata as md
+    import re
+    import sys
+    import tomllib
+
+    project = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    requirements = project["dependencies"] + extras["lab"] + extras["deploy"]
+    declared = {re.split(r"[<>=!\[ ]", r)[0].lower().replace("_", "-") for r in requirements}
+    providers = md.packages_distributions()
+    imported = set()
+    for path in _sources(skip=()):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module.split(".")[0])
+    third_party = sorted(m for m in imported if m not in sys.stdlib_module_names and m != "course_utils")
+    assert {"torch", "PIL", "filelock", "psutil"} <= set(third_party)
+    undeclared = [m for m in third_party if not {d.lower().replace("_", "-") for d in providers.get(m, [])} & declared]
+    assert not undeclared, f"imported but not declared in pyproject.toml: {undeclared}"
