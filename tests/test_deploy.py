@@ -189,17 +189,28 @@ def test_int8_pte_with_pt2e_runs_and_is_smaller(tmp_path):
         nn.ReLU(),
         nn.Conv2d(32, 32, 3, 1, 1),
         nn.ReLU(),
+        nn.Conv2d(32, 32, 3, 1, 1, groups=32),
+        nn.ReLU(),
         nn.AdaptiveAvgPool2d(1),
         nn.Flatten(),
         nn.Linear(32, 10),
     ).eval()
     x = torch.randn(1, 3, 32, 32)
     calibration = torch.randn(8, 3, 32, 32)
-    program = quantize_pt2e(export_program(net, x), calibration)
+    program = quantize_pt2e(export_program(net, x), calibration, keep_slow_ops_float=True)
     assert any("quantize" in str(n.target) for n in program.graph.nodes)
+
+    def int8_convs(p):  # convs whose weight comes through a dequantize node
+        convs = [n for n in p.graph.nodes if n.target == torch.ops.aten.conv2d.default]
+        return [n for n in convs if "dequantize" in str(n.args[1].target)]
+
+    assert len(int8_convs(program)) == 1  # the stem conv and the depthwise conv stay fp32: only the full conv is int8
+    assert len(int8_convs(quantize_pt2e(export_program(net, x), calibration))) == 3
     fp32 = export_pte(net, x, tmp_path / "fp32.pte")
     int8 = export_pte(net, x, tmp_path / "int8.pte", calibration=calibration)
     assert file_size_mb(int8) < file_size_mb(fp32)
+    partly = export_pte(net, x, tmp_path / "partly.pte", calibration=calibration, keep_slow_ops_float=True)
+    assert file_size_mb(int8) < file_size_mb(partly) < file_size_mb(fp32)
     with torch.inference_mode():
         agreement = compare_predictions(net(calibration), torch.cat([PteModel(int8)(c) for c in calibration.split(1)]))
     assert agreement.n == 8 and 0 <= agreement.top1 <= 1

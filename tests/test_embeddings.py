@@ -14,10 +14,7 @@ from PIL import Image  # noqa: E402
 from torch import nn  # noqa: E402
 from torchvision.transforms import v2  # noqa: E402
 
-from course_utils.core.errors import (
-    CourseError,  # noqa: E402
-    EmbeddingError,  # noqa: E402
-)
+from course_utils.core.errors import CourseError, EmbeddingError  # noqa: E402
 from course_utils.data.images import SAMPLE_IMAGES, sample_image  # noqa: E402
 from course_utils.inspect import (  # noqa: E402
     EmbeddingCache,

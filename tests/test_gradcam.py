@@ -13,11 +13,7 @@ import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from torchvision.transforms import v2  # noqa: E402
 
-from course_utils.core.errors import (
-    CourseError,  # noqa: E402
-    GradCAMError,  # noqa: E402
-    LayerNotFoundError,  # noqa: E402
-)
+from course_utils.core.errors import CourseError, GradCAMError, LayerNotFoundError  # noqa: E402
 from course_utils.data.images import sample_image  # noqa: E402
 from course_utils.inspect import (  # noqa: E402
     grad_cam,

@@ -38,7 +38,15 @@ def shape_of(value: object) -> str:
     return str(list(shape)) if shape is not None else type(value).__name__
 
 
-__all__ = ["CROP_SIZES", "check_captured", "check_cleanup_after_raise", "foreign_hooks_intact", "shape_of", "tensor_or_fail", "textured_images"]
+__all__ = [
+    "CROP_SIZES",
+    "check_captured",
+    "check_cleanup_after_raise",
+    "foreign_hooks_intact",
+    "shape_of",
+    "tensor_or_fail",
+    "textured_images",
+]
 
 
 def foreign_hooks_intact(model: nn.Module, handles: list) -> bool:
