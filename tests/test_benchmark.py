@@ -21,7 +21,6 @@ from course_utils.measure import (
     interleave_order,
     is_noisy,
     matmul_gflops,
-    measure_latency,
     noise_note,
     paired_ratio,
     profile_models,
@@ -53,9 +52,9 @@ def test_threads_are_fixed_during_the_run_and_restored():
     assert torch.get_num_threads() == before
 
 
-def test_measure_latency_real_model_restores_nothing_broken():
+def test_latency_of_one_real_model_restores_nothing_broken():
     model = torchvision.models.mobilenet_v3_small()
-    t = measure_latency(model, input_size=96, batch_size=2, min_run_time=0.05, label="v3s")
+    t = compare_latency({"v3s": model}, input_size=96, batch_size=2, min_run_time=0.05)["v3s"]
     assert t.batch_size == 2 and t.label == "v3s" and t.device == "cpu"
     assert t.median > 0 and t.throughput == pytest.approx(2 / t.median)
     assert not model.training
@@ -63,8 +62,9 @@ def test_measure_latency_real_model_restores_nothing_broken():
 
 def test_bigger_input_is_slower():
     conv = nn.Conv2d(32, 32, 3, padding=1)
-    small = measure_latency(conv, torch.randn(1, 32, 8, 8), min_run_time=0.05)
-    big = measure_latency(conv, torch.randn(1, 32, 96, 96), min_run_time=0.05)
+    inputs = {"small": torch.randn(1, 32, 8, 8), "big": torch.randn(1, 32, 96, 96)}
+    t = compare_latency({"small": conv, "big": conv}, inputs, min_run_time=0.05)
+    small, big = t["small"], t["big"]
     assert big.median > small.median  # 144× the work
 
 
@@ -196,7 +196,7 @@ def test_bad_arguments():
     with pytest.raises(CourseError, match="callables"):
         compare_functions({})
     with pytest.raises(CourseError, match="nn.Module"):
-        measure_latency("resnet18")
+        compare_latency({"r18": "resnet18"})
     with pytest.raises(CourseError):
         spread([])
 

@@ -22,7 +22,6 @@ from course_utils.deploy import (
     Agreement,
     OnnxModel,
     PteModel,
-    available,
     calibration_reader,
     compare_predictions,
     export_onnx,
@@ -42,8 +41,12 @@ from course_utils.measure import Timing
 from course_utils.models import folded_copy
 from course_utils.models.surgery import count_batchnorms, randomise_batchnorm
 
-needs_ort = pytest.mark.skipif(not available("onnxruntime"), reason="the [deploy] extra (onnxruntime) is not installed")
-needs_et = pytest.mark.skipif(not available("executorch"), reason="the [deploy] extra (executorch) is not installed")
+needs_ort = pytest.mark.skipif(
+    runtime_status()["onnxruntime"] is not None, reason="the [deploy] extra (onnxruntime) is not installed"
+)
+needs_et = pytest.mark.skipif(
+    runtime_status()["executorch"] is not None, reason="the [deploy] extra (executorch) is not installed"
+)
 
 
 class Gate(nn.Module):

@@ -26,7 +26,7 @@ from course_utils.inspect import (
     nearest_neighbours,
 )
 from course_utils.lessons.residual import gradient_norms
-from course_utils.measure import measure_cost, measure_latency
+from course_utils.measure import compare_latency, measure_cost
 from course_utils.models.predict import predict_proba, topk
 
 #: (label, bad input, what the message must say)
@@ -88,10 +88,13 @@ def test_feature_maps_and_custom_models(lite0):
         (lambda: measure_cost(nn.Conv2d(3, 4, 5), torch.rand(1, 3, 2, 2)), r"H and W are large enough"),
         (lambda: measure_cost(nn.Conv2d(3, 4, 3), torch.zeros(1, 3, 8, 8, dtype=torch.uint8)), r"dtype"),
         (
-            lambda: measure_latency(nn.Conv2d(3, 4, 3), torch.rand(1, 1, 8, 8), min_run_time=0.01),
+            lambda: compare_latency({"c": nn.Conv2d(3, 4, 3)}, torch.rand(1, 1, 8, 8), min_run_time=0.01),
             r"could not run.*channel",
         ),
-        (lambda: measure_latency(nn.Conv2d(3, 4, 5), torch.rand(1, 3, 2, 2), min_run_time=0.01), r"large enough"),
+        (
+            lambda: compare_latency({"c": nn.Conv2d(3, 4, 5)}, torch.rand(1, 3, 2, 2), min_run_time=0.01),
+            r"large enough",
+        ),
         (lambda: topk(torch.rand(2, 1000).softmax(1), lite0.categories), r"one probability vector of shape \[C\]"),
         (lambda: cosine_similarity_matrix(torch.rand(1280)), r"\[N, D\].*unsqueeze"),
         (lambda: nearest_neighbours(torch.rand(2, 8), torch.rand(3, 4)), r"same model"),

@@ -10,7 +10,7 @@ from .export import MAX_BATCH, export_onnx, export_program, export_pte, file_siz
 from .measure import MIN_RUNS, latency
 from .quantize import METHODS, Agreement, calibration_reader, compare_predictions, matmul_nodes, quantize_onnx
 from .runtime import OnnxModel, PteModel
-from .runtimes import available, quiet_native_stderr, require, runtime_status
+from .runtimes import quiet_native_stderr, require, runtime_status
 
 __all__ = [
     "Agreement",
@@ -19,7 +19,6 @@ __all__ = [
     "MIN_RUNS",
     "OnnxModel",
     "PteModel",
-    "available",
     "calibration_reader",
     "compare_predictions",
     "export_onnx",

@@ -62,11 +62,6 @@ def runtime_status() -> dict[str, str | None]:
     return status
 
 
-def available(name: str) -> bool:
-    """Whether runtime ``name`` (``"onnxruntime"`` or ``"executorch"``) imports."""
-    return runtime_status()[name] is None
-
-
 def require(name: str) -> None:
     """Raise :class:`RuntimeMissingError` naming the fix unless runtime ``name`` imports."""
     if name not in RUNTIMES:
@@ -109,4 +104,4 @@ def quiet_native_stderr() -> Iterator[None]:
                 os.close(saved)
 
 
-__all__ = ["INSTALL_HINT", "RUNTIMES", "available", "quiet_native_stderr", "require", "runtime_status"]
+__all__ = ["INSTALL_HINT", "RUNTIMES", "quiet_native_stderr", "require", "runtime_status"]

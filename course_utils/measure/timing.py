@@ -323,8 +323,6 @@ def _prepare(
     channels_last: bool,
 ) -> tuple[Callable[[], None], int]:
     """A no-argument forward pass of ``model`` (eval, ``inference_mode``) and its batch size, checked once."""
-    if not isinstance(model, nn.Module):
-        raise BenchmarkError(f"measure_latency expects an nn.Module, got {type(model).__name__}")
     device = torch.device(device) if device is not None else model_device(model)
     model = model.eval().to(device)
     if inputs is None:
@@ -350,40 +348,6 @@ def _prepare(
     return forward, int(args[0].shape[0]) if args and args[0].ndim > 0 else 1
 
 
-def measure_latency(
-    model: nn.Module,
-    inputs: torch.Tensor | Sequence[torch.Tensor] | None = None,
-    input_size: int | Sequence[int] = 224,
-    batch_size: int = 1,
-    device: str | torch.device | None = None,
-    threads: int | None = None,
-    warmup: int = 3,
-    min_run_time: float = 0.3,
-    channels_last: bool = True,
-    label: str = "",
-    max_run_time: float | None = None,
-) -> Timing:
-    """Inference latency of ``model`` (eval mode, ``torch.inference_mode``) on ``inputs`` or a random batch.
-
-    The model and inputs go to ``device`` (default: where the model already is). ``channels_last``
-    uses the memory layout that convolutions run fastest in on CPUs and GPUs. Timing is adaptive
-    (see :func:`time_function`); ``throughput`` of the result is images per second for this batch size.
-    To compare models, use :func:`compare_latency` (interleaved).
-    """
-    forward, n = _prepare(model, inputs, input_size, batch_size, device, channels_last)
-    dev = torch.device(device) if device is not None else model_device(model)
-    return time_function(
-        forward,
-        dev,
-        threads,
-        max(0, warmup - 1),
-        min_run_time,
-        n,
-        label or type(model).__name__,
-        max_run_time=max_run_time,
-    )
-
-
 def compare_latency(
     models: Mapping[str, nn.Module],
     inputs: torch.Tensor | Mapping[str, torch.Tensor] | None = None,
@@ -406,6 +370,8 @@ def compare_latency(
         raise BenchmarkError("compare_latency needs at least one model")
     fns, sizes = {}, {}
     for name, model in models.items():
+        if not isinstance(model, nn.Module):
+            raise BenchmarkError(f"compare_latency times nn.Modules, got a {type(model).__name__} for {name!r}")
         x = inputs.get(name) if isinstance(inputs, Mapping) else inputs
         size = input_size.get(name, 224) if isinstance(input_size, Mapping) else input_size
         dev = torch.device(device) if device is not None else model_device(model)
