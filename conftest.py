@@ -13,10 +13,16 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pytest  # noqa: E402
-import torch  # noqa: E402
 
-if os.environ.get("COURSE_THREADS"):
-    torch.set_num_threads(int(os.environ["COURSE_THREADS"]))
+
+@pytest.fixture(autouse=True, scope="session")
+def _torch_threads() -> None:
+    """``COURSE_THREADS`` torch threads in the test process; imported here, so that a run of notebooks only (their
+    kernels are other processes) does not load torch into pytest."""
+    if os.environ.get("COURSE_THREADS"):
+        import torch
+
+        torch.set_num_threads(int(os.environ["COURSE_THREADS"]))
 
 
 @pytest.fixture(scope="session")

@@ -40,6 +40,7 @@ from course_utils.deploy import (
     export_pte,
     file_size_mb,
     quantize_onnx,
+    run_batched,
     runtime_status,
 )
 
@@ -98,11 +99,7 @@ def main() -> int:
                 ref = model(x)
                 diffs = {k: (runs[k](x) - ref).abs().max().item() for k in ("ort", "et")}
                 ref_held = model(held)
-                agree = {
-                    k: compare_predictions(ref_held, torch.cat([runs[k](h) for h in held.split(1)]))
-                    for k in runs
-                    if "int8" in k
-                }
+                agree = {k: compare_predictions(ref_held, run_batched(runs[k], held)) for k in runs if "int8" in k}
             same = all(d <= 1e-4 for d in diffs.values())
             ok &= same
             s = interleaved({k: calls(r, x) for k, r in runs.items()}, rounds=args.rounds)

@@ -19,10 +19,11 @@ from pathlib import Path
 import pytest
 from reliability_summary import NET_ENV, network_record, tally
 
+from course_utils.core.settings import offline
 from tests import netguard
 
 ROOT = Path(__file__).resolve().parent.parent
-OFFLINE = os.environ.get("COURSE_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+OFFLINE = offline()
 
 _PROBE = textwrap.dedent("""
     import importlib.util, json, socket, sys, time, urllib.error, urllib.request

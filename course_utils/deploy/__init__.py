@@ -9,7 +9,7 @@ which import here. Everything torch-only (folding, ``torch.export``) works witho
 from .export import MAX_BATCH, export_onnx, export_program, export_pte, file_size_mb, quantize_pt2e, state_dict_size_mb
 from .measure import MIN_RUNS, latency
 from .quantize import METHODS, Agreement, calibration_reader, compare_predictions, matmul_nodes, quantize_onnx
-from .runtime import OnnxModel, PteModel
+from .runtime import OnnxModel, PteModel, run_batched
 from .runtimes import quiet_native_stderr, require, runtime_status
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "quantize_pt2e",
     "quiet_native_stderr",
     "require",
+    "run_batched",
     "runtime_status",
     "state_dict_size_mb",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -109,4 +110,15 @@ class PteModel:
         return f"PteModel({self.path.name!r}, input {self.input_shape})"
 
 
-__all__ = ["OnnxModel", "PteModel"]
+def run_batched(run: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, batch_size: int = 8) -> torch.Tensor:
+    """``run`` (an eager model, :class:`OnnxModel` or :class:`PteModel`) on ``x`` a few images at a time.
+
+    One pass over many images at 224 px holds all their activations at once (gigabytes for a hundred images);
+    chunks of ``batch_size`` keep the peak small. A program exported for a fixed batch gets that batch.
+    """
+    fixed = getattr(run, "input_shape", [None])[0]
+    with torch.inference_mode():
+        return torch.cat([run(chunk) for chunk in x.split(fixed or batch_size)])
+
+
+__all__ = ["OnnxModel", "PteModel", "run_batched"]
