@@ -34,6 +34,7 @@ from course_utils.deploy import (
     quantize_pt2e,
     quiet_native_stderr,
     require,
+    run_batched,
     runtime_status,
     state_dict_size_mb,
 )
@@ -338,3 +339,26 @@ def test_batched_predict_uses_a_folded_copy_refreshed_when_the_model_changes(lit
             handle.remove()
     finally:
         model.load_state_dict(before)
+
+
+def test_run_batched_matches_one_pass_and_respects_a_fixed_batch():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten()).eval()
+    x = torch.randn(7, 3, 16, 16)
+    with torch.inference_mode():
+        whole = net(x)
+    torch.testing.assert_close(run_batched(net, x, batch_size=3), whole)
+
+    class FixedBatch:  # an exported program that takes one image at a time, as PteModel reports it
+        input_shape = [1, 3, 16, 16]
+
+        def __init__(self) -> None:
+            self.sizes: list[int] = []
+
+        def __call__(self, chunk: torch.Tensor) -> torch.Tensor:
+            self.sizes.append(len(chunk))
+            return net(chunk)
+
+    fixed = FixedBatch()
+    torch.testing.assert_close(run_batched(fixed, x, batch_size=4), whole)
+    assert fixed.sizes == [1] * 7
