@@ -1,4 +1,4 @@
-"""Benchmark helper: warm-up, median and spread, thread control, real models; timings never asserted exactly."""
+"""course_utils.measure: warm-up, median and spread, thread control, real models; timings never asserted exactly."""
 
 from __future__ import annotations
 
