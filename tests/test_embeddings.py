@@ -138,3 +138,13 @@ def test_similarity_heatmap():
     with pytest.raises(EmbeddingError, match="one label per row"):
         similarity_heatmap(sim, ["a"])
     matplotlib.pyplot.close("all")
+
+
+def test_cache_keeps_a_module_and_its_backbone_apart(lite0):
+    """The same module embedded whole and as a Classifier (cut to its features) are two entries, never mixed."""
+    cache, images = EmbeddingCache(), [sample_image("coffee")]
+    logits = cache.embed(lite0.model, images, lite0.preprocess, progress=False)
+    features = cache.embed(lite0, images, progress=False)
+    assert logits.shape == (1, 1000) and features.shape == (1, 1280)
+    assert cache.backbone(lite0)(lite0.preprocess(images[0])[None]).shape == (1, 1280)
+    assert len(cache) == 2

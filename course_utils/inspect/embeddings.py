@@ -133,12 +133,12 @@ class EmbeddingCache:
     """
 
     def __init__(self) -> None:
-        self._store: weakref.WeakKeyDictionary[nn.Module, dict] = weakref.WeakKeyDictionary()
+        self._store: weakref.WeakKeyDictionary[nn.Module, dict[bool, dict]] = weakref.WeakKeyDictionary()
         self.hits = 0
         self.misses = 0
 
     def __len__(self) -> int:
-        return sum(len(entry["vectors"]) for entry in self._store.values())
+        return sum(len(entry["vectors"]) for entries in self._store.values() for entry in entries.values())
 
     def clear(self) -> None:
         """Forget everything held in memory (files on disk stay)."""
@@ -146,11 +146,13 @@ class EmbeddingCache:
         self.hits = self.misses = 0
 
     def _entry(self, module: nn.Module, headless: bool) -> dict:
+        """The entry of ``module`` as it runs: whole (``headless=False``) or cut to its features."""
         token = state_token(module)
-        entry = self._store.get(module)
+        entries = self._store.setdefault(module, {})
+        entry = entries.get(headless)
         if entry is None or entry["token"] != token:
             net = backbone(module) if headless else module
-            entry = self._store[module] = {"token": token, "net": net, "vectors": {}, "fingerprint": None}
+            entry = entries[headless] = {"token": token, "net": net, "vectors": {}, "fingerprint": None}
         return entry
 
     def backbone(self, clf: Classifier) -> nn.Module:
