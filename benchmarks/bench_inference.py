@@ -53,6 +53,12 @@ def unfolded_batches(model: torch.nn.Module, batch: torch.Tensor, device: torch.
     return torch.cat(out)
 
 
+def versus(slow, fast, rounds: int, device: torch.device):
+    """Time ``slow`` and ``fast`` interleaved: both timings and the per-round ratio slow / fast."""
+    s = interleaved({"slow": slow, "fast": fast}, rounds=rounds, device=device)
+    return s["slow"], s["fast"], ratio(s["slow"], s["fast"])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=None, help="timed rounds per model (default 5 / 3)")
@@ -76,46 +82,36 @@ def main() -> int:
         ok &= same
         if not same:
             print(f"{name}: batched and per-image probabilities differ (max |Δp| {diff:.2g})")
-        s = interleaved(
-            {
-                "loop": lambda: per_image_loop(loop_model, batch, device),  # noqa: B023
-                "batched": lambda: predict_proba(clf, batch),  # noqa: B023
-            },
-            rounds=args.rounds or ROUNDS[name],
-            device=device,
+        loop, batched, r = versus(
+            lambda: per_image_loop(loop_model, batch, device),  # noqa: B023
+            lambda: predict_proba(clf, batch),  # noqa: B023
+            args.rounds or ROUNDS[name],
+            device,
         )
-        r = ratio(s["loop"], s["batched"])
         ratios[name] = r.value
         ok &= r.value >= target
         print(
-            f"{name:<20} per-image loop {s['loop'].fmt()}  batched {s['batched'].fmt()}  "
+            f"{name:<20} per-image loop {loop.fmt()}  batched {batched.fmt()}  "
             f"speed-up {r.fmt()}  target >= {target}x  max |Δp| {diff:.1e}"
         )
         if name == "mobilenet_v3_small":  # what folding adds, and end to end from PIL images
             unfolded_model = to_channels_last(copy.deepcopy(clf.model))
-            u = interleaved(
-                {
-                    "unfolded": lambda: unfolded_batches(unfolded_model, batch, device),  # noqa: B023
-                    "batched": lambda: predict_proba(clf, batch),  # noqa: B023
-                },
-                rounds=3,
-                device=device,
+            unfolded, _, r = versus(
+                lambda: unfolded_batches(unfolded_model, batch, device),  # noqa: B023
+                lambda: predict_proba(clf, batch),  # noqa: B023
+                3,
+                device,
+            )
+            print(f"{'':<20} same batches without folding {unfolded.fmt()}: folding gives {r.fmt()} (reported)")
+            loop, batched, r = versus(
+                lambda: per_image_loop(loop_model, to_batch(images, clf.preprocess), device),  # noqa: B023
+                lambda: predict_proba(clf, images),  # noqa: B023
+                3,
+                device,
             )
             print(
-                f"{'':<20} same batches without folding {u['unfolded'].fmt()}: folding gives "
-                f"{ratio(u['unfolded'], u['batched']).fmt()} (reported)"
-            )
-            e2e = interleaved(
-                {
-                    "loop": lambda: per_image_loop(loop_model, to_batch(images, clf.preprocess), device),  # noqa: B023
-                    "batched": lambda: predict_proba(clf, images),  # noqa: B023
-                },
-                rounds=3,
-                device=device,
-            )
-            print(
-                f"{'':<20} end to end incl. preprocessing: loop {e2e['loop'].fmt()}  batched "
-                f"{e2e['batched'].fmt()}  speed-up {ratio(e2e['loop'], e2e['batched']).fmt()} (reported)"
+                f"{'':<20} end to end incl. preprocessing: loop {loop.fmt()}  batched "
+                f"{batched.fmt()}  speed-up {r.fmt()} (reported)"
             )
     value = ", ".join(f"{n} {r:.2f}x" for n, r in ratios.items())
     target = ", ".join(f">= {t}x" for t in TARGETS.values())
