@@ -2,7 +2,7 @@
 
 ``build(folder)`` writes every case and returns ``[Case]``. A case either loads as a known RGB
 picture (``expected`` array, compared with a tolerance for lossy formats) or must raise the
-course's :class:`~course_utils.errors.ImageLoadError` whose message names the file and
+course's :class:`~course_utils.core.errors.ImageLoadError` whose message names the file and
 matches ``problem``.
 """
 

@@ -1,5 +1,5 @@
 """The benchmark plumbing (benchmarks/): interleaved timing, ratios, the result line, process-tree memory,
-and the channels-last / batch-size choices of course_utils.predict that the benchmarks hold to their targets."""
+and the channels-last / batch-size choices of course_utils.models.predict that the benchmarks hold to their targets."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""course_utils.datasets: the registry, the bundled stand-in, learners' folders, splits, a real download chain."""
+"""course_utils.data.datasets: the registry, the bundled stand-in, learners' folders, splits, a real download chain."""
 
 from __future__ import annotations
 

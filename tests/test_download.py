@@ -1,4 +1,4 @@
-"""course_utils.download against a real local HTTP server (127.0.0.1 only): verify, retry, lock, extract safely."""
+"""course_utils.data.download against a real local HTTP server (127.0.0.1 only): verify, retry, lock, extract safely."""
 
 from __future__ import annotations
 

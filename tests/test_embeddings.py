@@ -1,4 +1,4 @@
-"""course_utils.embeddings: backbone, batched and cached extraction, augmented views, similarity search."""
+"""course_utils.inspect.embeddings: backbone, batched and cached extraction, augmented views, similarity search."""
 
 from __future__ import annotations
 

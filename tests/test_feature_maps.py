@@ -1,4 +1,4 @@
-"""course_utils.feature_maps: real recorded maps, channel ranking, grid, viewer and its static fallback."""
+"""course_utils.inspect.feature_maps: real recorded maps, channel ranking, grid, viewer and its static fallback."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""course_utils.gradcam on the real EfficientNet-Lite0: the cat's evidence lies on the cat."""
+"""course_utils.inspect.gradcam on the real EfficientNet-Lite0: the cat's evidence lies on the cat."""
 
 from __future__ import annotations
 

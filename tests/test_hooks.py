@@ -1,4 +1,4 @@
-"""course_utils.hooks: hooks are recorded, counted and always removed."""
+"""course_utils.inspect.hooks: hooks are recorded, counted and always removed."""
 
 from __future__ import annotations
 

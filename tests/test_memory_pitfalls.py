@@ -1,4 +1,4 @@
-"""course_utils.memory and course_utils.pitfalls on real models and real processes."""
+"""course_utils.measure.memory and course_utils.lessons.pitfalls on real models and real processes."""
 
 from __future__ import annotations
 

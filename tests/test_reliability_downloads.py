@@ -1,7 +1,7 @@
 """Downloads against misbehaving servers on 127.0.0.1: clear errors within the time-out, nothing partial, no loss.
 
 Both downloaders are exercised: ``course_utils.data.download.download_file`` (datasets) and
-``course_utils.weights.download`` (torch.hub weights). Faults: checksum mismatch, HTTP errors,
+``course_utils.models.weights.download_weights`` (torch.hub weights). Faults: checksum mismatch, HTTP errors,
 a transfer cut short, a server that accepts and never answers; eight processes fetching one
 file into one cache; a read-only cache.
 """
@@ -176,7 +176,7 @@ def test_refused_connection_is_reported(tmp_path, monkeypatch):
     tally(inputs=1, faults=1)
 
 
-# The real course_utils.download, loaded without the package's __init__ (which imports torch and the
+# The real course_utils.data.download, loaded without the package's __init__ (which imports torch and the
 # models), so that eight processes start in well under a second each.
 _BARE_PACKAGE = (
     f"import sys, types; _p = types.ModuleType('course_utils'); _p.__path__ = [{str(ROOT / 'course_utils')!r}]; "

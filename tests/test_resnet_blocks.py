@@ -1,4 +1,4 @@
-"""course_utils.resnet_blocks: deep twins, gradient norms, training loop, photo patches, shape tables, probes."""
+"""course_utils.lessons.residual: deep twins, gradient norms, training loop, photo patches, shape tables, probes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""course_utils.training, .evaluation and .checkpoints on real models and the bundled data."""
+"""course_utils.train and course_utils.data.checkpoints on real models and the bundled data."""
 
 from __future__ import annotations
 

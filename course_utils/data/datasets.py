@@ -275,7 +275,7 @@ def course_dataset(
     """The fine-tuning dataset: ``flower_photos`` online, the bundled ``textures5`` offline (with a banner).
 
     ``name`` picks a registry entry explicitly. Online, a failed download raises
-    :class:`~course_utils.errors.DownloadError` with the fix (it never silently switches data).
+    :class:`~course_utils.core.errors.DownloadError` with the fix (it never silently switches data).
     """
     if name is None:
         name = OFFLINE_DEFAULT if settings.offline() else ONLINE_DEFAULT

@@ -19,7 +19,7 @@ def latency(
     min_run_time: float = 0.3,
     min_runs: int = MIN_RUNS,
 ) -> Timing:
-    """Median seconds of ``run(x)`` under ``torch.inference_mode`` (``course_utils.benchmark.time_function``)."""
+    """Median seconds of ``run(x)`` under ``torch.inference_mode`` (``course_utils.measure.timing.time_function``)."""
 
     def call() -> None:
         with torch.inference_mode():

@@ -91,7 +91,7 @@ def _foreign_hooks(model: nn.Module) -> list:
     "in-place ops, as a plain tensor (no autograd graph), with no hook of yours left behind (even if the "
     "forward pass fails) and other hooks left alone",
     hint="a forward hook sees the module's output; store a copy that is cut from autograd, keep the handle, "
-    "and remove exactly that handle in a `finally:` block (or use course_utils.hooks.capture).",
+    "and remove exactly that handle in a `finally:` block (or use course_utils.inspect.capture).",
 )
 def _check_layer_output(layer_output) -> None:
     torch.manual_seed(4)

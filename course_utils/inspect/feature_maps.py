@@ -31,7 +31,7 @@ def feature_maps(
     """Outputs ``{layer: [N, C, h, w]}`` (on the CPU) of ``layers`` for a batch or for images.
 
     Images are preprocessed with the Classifier's (or the given) ``preprocess``; one forward
-    pass records every layer through :func:`course_utils.hooks.capture`.
+    pass records every layer through :func:`course_utils.inspect.capture`.
     """
     module, batch = model_and_batch(
         model, images, preprocess, "feature_maps", FeatureMapError, channels=None, min_size=None
