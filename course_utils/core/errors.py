@@ -34,6 +34,20 @@ class DatasetError(CourseError, ValueError):
     """A dataset folder is missing, empty, unreadable or does not fit the model."""
 
 
+class DataUnavailableError(DatasetError):
+    """A dataset is not on this machine and cannot be downloaded now; the message names the fixes.
+
+    In a notebook it shows as its one-line message, without a traceback: the fix is all there is to read.
+    """
+
+    def _render_traceback_(self) -> list[str]:  # IPython's hook for how an exception is shown
+        return [f"\x1b[0;31m{type(self).__name__}\x1b[0m: {self}"]
+
+
+class SettingError(CourseError, ValueError):
+    """An environment variable of the course holds a value it cannot use."""
+
+
 class CheckpointError(CourseError, ValueError):
     """A checkpoint file is missing, unreadable, or does not fit the model."""
 

@@ -5,8 +5,19 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-#: Seconds a network operation may stay silent before it is abandoned.
-NETWORK_TIMEOUT = float(os.environ.get("COURSE_NETWORK_TIMEOUT", "10"))
+from .errors import SettingError
+
+
+def network_timeout() -> float:
+    """Seconds a network operation may stay silent before it is abandoned: ``COURSE_NETWORK_TIMEOUT`` (default 10)."""
+    raw = os.environ.get("COURSE_NETWORK_TIMEOUT", "").strip() or "10"
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise SettingError(f"COURSE_NETWORK_TIMEOUT={raw!r}: give a number of seconds above 0, e.g. 10")
+    return value
 
 
 def env_flag(name: str) -> bool:

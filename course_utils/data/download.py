@@ -127,7 +127,7 @@ def download_file(
             f"{url}: offline mode (COURSE_OFFLINE=1) forbids downloads and {dest} is not cached; "
             "pre-fetch it where there is network (`python -m course_utils fetch`)"
         )
-    timeout = settings.NETWORK_TIMEOUT if timeout is None else timeout
+    timeout = settings.network_timeout() if timeout is None else timeout
     _writable_dir(dest.parent)
     tmp = dest.parent / f".{dest.name}.part"
     try:

@@ -107,7 +107,7 @@ def _read_url(url: str) -> bytes:
             "save the image to a file and pass its path instead"
         )
     try:
-        with urllib.request.urlopen(url, timeout=settings.NETWORK_TIMEOUT) as response:
+        with urllib.request.urlopen(url, timeout=settings.network_timeout()) as response:
             data = response.read(MAX_URL_BYTES + 1)
     except (urllib.error.URLError, OSError, ValueError) as exc:
         raise ImageLoadError(f"{url}: could not download ({exc}); check the address and your connection") from None
