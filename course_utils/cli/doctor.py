@@ -16,6 +16,7 @@ import torchvision
 from ..core import settings
 from ..core.device import get_device
 from ..core.errors import CourseError
+from ..data import fashion_mnist
 from ..models import COURSE_MODELS, get_weights
 
 
@@ -103,6 +104,7 @@ def report() -> tuple[list[tuple[str, bool, str]], bool]:
             continue
         cached_all &= w.cached() or not w.url
     rows.append(("weights cache folder", *cache_status(settings.weights_dir(), cached_all)))
+    rows.append((f"dataset {fashion_mnist.NAME}", *fashion_mnist.status()))
     rows.append(("widgets", *widgets_status()))
     rows.append(("Jupyter kernel", *kernel_status()))
     rows.append(("GPU", *accelerator_status()))

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..core import settings
 from ..core.errors import CourseError, UnknownModelError
+from ..data import fashion_mnist
 from ..data.datasets import REGISTRY, dataset_dir, dataset_info
 from ..models import COURSE_MODELS, get_weights
 
@@ -39,12 +40,25 @@ def _dataset_item(name: str) -> Item:
     return Item(name, "dataset", (info.size or 0) / 2**20, cached, info.url or "bundled in data/")
 
 
+def _fashion_mnist_item() -> Item:
+    return Item(
+        fashion_mnist.NAME,
+        "dataset",
+        fashion_mnist.DOWNLOAD_SIZE / 2**20,
+        fashion_mnist.locate() is not None,
+        f"torchvision's download (or apt-get install {fashion_mnist.DEBIAN_PACKAGE})",
+    )
+
+
 def plan(names: list[str] | None = None) -> list[Item]:
     """What ``fetch`` would handle: every course model's weights and every downloadable dataset by default."""
     if not names:
-        names = list(COURSE_MODELS) + [n for n, info in REGISTRY.items() if not info.bundled]
+        names = list(COURSE_MODELS) + [n for n, info in REGISTRY.items() if not info.bundled] + [fashion_mnist.NAME]
     items = []
     for name in names:
+        if name == fashion_mnist.NAME:
+            items.append(_fashion_mnist_item())
+            continue
         if name in REGISTRY:
             items.append(_dataset_item(name))
             continue
@@ -52,7 +66,7 @@ def plan(names: list[str] | None = None) -> list[Item]:
             item = _weights_item(name)
         except UnknownModelError:
             raise UnknownModelError(
-                f"{name!r} is neither a model nor a dataset; datasets: {', '.join(REGISTRY)}"
+                f"{name!r} is neither a model nor a dataset; datasets: {', '.join([*REGISTRY, fashion_mnist.NAME])}"
             ) from None
         if item is not None:
             items.append(item)
@@ -88,6 +102,8 @@ def prefetch(names: list[str] | None = None, dry_run: bool = False, dest: str | 
             try:
                 if item.kind == "weights":
                     get_weights(item.name).download()
+                elif item.name == fashion_mnist.NAME:
+                    fashion_mnist.fetch()
                 else:
                     dataset_dir(item.name)
                 got_mb += item.mb
