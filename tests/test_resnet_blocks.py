@@ -93,23 +93,6 @@ def test_gradient_norms_bad_input():
         rb.gradient_norms(model, torch.randn(2, 3, 4, 4), torch.zeros(2, dtype=torch.long), layer_types=(nn.Conv3d,))
 
 
-def test_train_losses_learns_and_is_reproducible(patches):
-    x, y, _ = patches
-    runs = []
-    for _ in range(2):
-        torch.manual_seed(0)
-        model = rb.deep_cnn(1, residual=True, width=8)
-        runs.append(rb.train_losses(model, x, y, steps=40, batch_size=32, lr=0.05, seed=3))
-    assert runs[0] == runs[1], "same seed, same weights: identical loss history"
-    assert len(runs[0]) == 40 and all(math.isfinite(v) for v in runs[0])
-    assert sum(runs[0][-5:]) / 5 < 0.8 * sum(runs[0][:5]) / 5
-    assert model.training
-    with pytest.raises(CourseError, match="steps=0"):
-        rb.train_losses(model, x, y, steps=0)
-    with pytest.raises(CourseError, match="labels"):
-        rb.train_losses(model, x, y[:-1])
-
-
 def test_smooth():
     assert smooth([1, 2, 3, 4], window=2) == [1, 1.5, 2.5, 3.5]
     assert smooth([], window=3) == []

@@ -1,12 +1,12 @@
-"""Tools for studying residual networks: deep plain/residual CNNs, gradient norms, a tiny
-training loop, a patch dataset cut from the bundled photos, shape tables and block probes.
+"""Tools for studying residual networks: deep plain/residual CNNs, gradient norms, a patch dataset
+cut from the bundled photos, shape tables and block probes (training on real data: notebook 10).
 
 The learner writes the blocks themselves (notebook 01); this module holds the plumbing that
 the experiments around them need, so that later notebooks can reuse it::
 
     from course_utils.lessons import residual as rb
     x, y, classes = rb.photo_patches()
-    losses = rb.train_losses(rb.deep_cnn(16, residual=True), x, y, steps=100)
+    norms = rb.gradient_norms(rb.deep_cnn(16, residual=True), x[:64], y[:64])
 """
 
 from __future__ import annotations
@@ -122,43 +122,6 @@ def gradient_norms(
             f"{type(model).__name__} has no {', '.join(t.__name__ for t in layer_types)} layers with gradients"
         )
     return norms
-
-
-def train_losses(
-    model: nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    *,
-    steps: int = 100,
-    batch_size: int = 64,
-    lr: float = 0.05,
-    momentum: float = 0.9,
-    weight_decay: float = 0.0,
-    seed: int = 0,
-    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy,
-) -> list[float]:
-    """Train ``model`` in place with SGD on random mini-batches of ``(x, y)``; returns the loss of every step.
-
-    Batches are drawn with their own seeded generator, so two models trained with the same
-    ``seed`` see exactly the same batches in the same order. The data moves to the model's device.
-    """
-    _check_batch(x, y)
-    _positive("steps", steps)
-    _positive("batch_size", batch_size)
-    device = model_device(model)
-    x, y = x.to(device), y.to(device)
-    gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
-    model.train()
-    history = []
-    for _ in range(steps):
-        idx = torch.randint(len(x), (min(batch_size, len(x)),), generator=gen).to(device)
-        loss = loss_fn(model(x[idx]), y[idx])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        history.append(float(loss.detach()))
-    return history
 
 
 # --------------------------------------------------------------------------- a small real dataset, offline
