@@ -134,3 +134,29 @@ def test_no_copy_of_shared_helpers(nb):
         if isinstance(node, ast.FunctionDef)
     }
     assert not defined & shared, f"{nb.name} redefines {sorted(defined & shared)}: import it from course_utils"
+
+
+#: Words for the document the course grew from ("the seed", "the seed recipe", "the course's source"): a learner
+#: cannot know what they mean, and "seed" already means a random seed here (``setup(seed=0)``).
+_AUTHORS_WORDS = re.compile(
+    r"\bthe seed\b(?! ?\d)|\bseed(?:'s| recipe| lines?| code| document| notebook| content| block)\b|\bcourse's source\b",
+    re.IGNORECASE,
+)
+
+
+def _authors_words(markdown: str) -> list[str]:
+    prose = re.sub(r"`[^`]*`", "", markdown)  # code spans may say seed=0
+    return [m.group(0) for m in _AUTHORS_WORDS.finditer(prose)]
+
+
+def test_authors_words_are_found():
+    assert _authors_words("As the seed recipe does, and the seed's block.") == ["the seed", "the seed"]
+    assert _authors_words("In the seed code.") == ["the seed"] and _authors_words("A seed recipe.") == ["seed recipe"]
+    assert _authors_words("The course's source says so.") == ["course's source"]
+    assert _authors_words("Over 3 random seeds; `setup(seed=0)`; each seed draws anew; the random seed 0.") == []
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_markdown_says_seed_only_for_random_seeds(nb):
+    found = {i: w for i, c in enumerate(_cells(nb)) if c["cell_type"] == "markdown" if (w := _authors_words(_src(c)))}
+    assert not found, f"{nb.name}: say 'the standard recipe' or name the recipe, not {found}"

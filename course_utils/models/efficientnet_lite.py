@@ -106,6 +106,7 @@ class EfficientNetLite0(nn.Module):
         self._conv_head = nn.Conv2d(in_ch, 1280, 1, bias=False)
         self._bn1 = _bn(1280)
         self.act = nn.ReLU6(inplace=True)
+        self.head_act = nn.ReLU6()  # its own module: the last rectified feature map can be hooked (Grad-CAM)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.dropout = nn.Dropout(dropout)
         self._fc = nn.Linear(1280, num_classes)
@@ -115,7 +116,7 @@ class EfficientNetLite0(nn.Module):
         x = self.act(self._bn0(self._conv_stem(x)))
         for block in self._blocks:
             x = block(x)
-        x = self.act(self._bn1(self._conv_head(x)))
+        x = self.head_act(self._bn1(self._conv_head(x)))
         return torch.flatten(self.pool(x), 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -16,7 +16,7 @@ def layer_output(model, module, x):
     store = {}
     handle = module.register_forward_hook(lambda m, inputs, output: store.__setitem__("out", output.detach().clone()))
     try:
-        with torch.no_grad():
+        with torch.inference_mode():
             model(x)
     finally:
         handle.remove()
