@@ -33,7 +33,19 @@ from benchlib import finish, load
 ROOT = Path(__file__).resolve().parent.parent
 #: Seconds each notebook may take under nbval on a 2-core CPU with one torch thread.
 #: Every notebook within 150 s; the two that train on Fashion-MNIST (04 fine-tunes, 10 trains from scratch) 240 s.
-BUDGETS = {"00": 30, "01": 90, "02": 60, "03": 90, "04": 240, "05": 90, "06": 90, "07": 90, "08": 90, "09": 150, "10": 240}
+BUDGETS = {
+    "00": 30,
+    "01": 90,
+    "02": 60,
+    "03": 90,
+    "04": 240,
+    "05": 90,
+    "06": 90,
+    "07": 90,
+    "08": 90,
+    "09": 150,
+    "10": 240,
+}
 DEFAULT_BUDGET, TOLERANCE, TOTAL_BUDGET, MAX_RSS = 150, 1.5, 480, 3 * 2**30
 
 #: Runs the command given on its command line and writes its exit status and the largest RSS of any

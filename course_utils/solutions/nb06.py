@@ -64,7 +64,7 @@ def _head_whole_classifier(model, num_classes):
     return model
 
 
-def _head_five_classes(model, num_classes):  # the seed's 5 classes, whatever is asked
+def _head_five_classes(model, num_classes):  # the fine-tuning example's 5 classes, whatever is asked
     model.classifier[-1] = nn.Linear(model.classifier[-1].in_features, 5)
     return model
 
