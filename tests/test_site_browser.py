@@ -202,3 +202,22 @@ def test_dark_mode_toggle_and_widget_render(page, served):
     page.screenshot(path=str(SHOTS / "site_index_dark.png"))
     for name in ("site_00_light.png", "site_00_dark.png"):
         assert (SHOTS / name).stat().st_size > 10_000
+
+
+_OVERFLOWING = """() => [...document.querySelectorAll('div.cell div.highlight pre, div.cell_output pre, div.cell_output .output')]
+    .filter(e => e.scrollWidth > e.clientWidth + 1)
+    .map(e => e.innerText.split('\\n').sort((a, b) => b.length - a.length)[0].slice(0, 100))"""
+
+
+@pytest.mark.parametrize("width", [1280, 1440])
+def test_no_code_or_output_is_cut_off_at_the_right(page, served, width):
+    """Every code line (up to ruff's 120 characters) and every printed line fits the column or wraps."""
+    page.set_viewport_size({"width": width, "height": 900})
+    for name in NOTEBOOKS:
+        page.goto(f"{served}/notebooks/{name.replace('.ipynb', '.html')}")
+        widths = page.evaluate(
+            "() => [...document.querySelectorAll('div.cell div.highlight pre')].map(e => e.innerText.split('\\n'))"
+            ".flat().reduce((m, l) => Math.max(m, l.length), 0)"
+        )
+        assert widths >= 100, f"{name}: expected long code lines to test against, the longest has {widths} characters"
+        assert page.evaluate(_OVERFLOWING) == [], f"{name} at {width} px: these lines are cut off"
