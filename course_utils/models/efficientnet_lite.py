@@ -48,7 +48,13 @@ STAGES = (
 
 
 class SameConv2d(nn.Conv2d):
-    """Conv2d with TensorFlow's ``SAME`` padding (asymmetric for stride 2, exact for even inputs)."""
+    """Conv2d with TensorFlow's ``SAME`` padding for even input sizes: a fixed ``kernel - stride`` split as TF does
+    (the extra pixel right and bottom).
+
+    The course's simplification: TensorFlow computes the padding from each input's size, so that the output is
+    ``ceil(size / stride)``; for an odd size at stride 2 it pads ``kernel - 1``. At 224 px every stride-2 layer sees
+    an even size and this is exact; it is also why this network has a minimum input size, which TF's does not.
+    """
 
     def __init__(self, in_ch: int, out_ch: int, kernel: int, stride: int = 1, **kwargs) -> None:
         super().__init__(in_ch, out_ch, kernel, stride=stride, padding=0, **kwargs)
