@@ -11,16 +11,29 @@ from ..deploy.export import export_program
 from ..models.surgery import randomise_batchnorm
 from . import NotYet, exercise
 
+#: Convolutions "any conv" covers: (in, out, kernel, stride, padding, dilation, groups, bias, padding_mode).
+_CONVS = [
+    (3, 8, 3, 2, 1, 1, 1, True, "zeros"),
+    (8, 8, 3, 1, 1, 1, 8, False, "zeros"),  # depthwise, no bias
+    (4, 6, (3, 5), (2, 1), (1, 2), 1, 2, True, "zeros"),  # non-square kernel, stride and padding; grouped
+    (4, 4, 1, 1, 0, 1, 1, False, "zeros"),  # pointwise
+    (4, 6, 3, 1, 2, 2, 1, True, "reflect"),  # dilated, reflection padding
+    (3, 5, 3, 1, "same", 1, 1, True, "circular"),
+]
 
-def _bn_case(in_ch: int, out_ch: int, groups: int, stride: int, bias: bool, eps: float, seed: int):
+
+def _bn_case(index: int, eps: float, seed: int) -> tuple[nn.Conv2d, nn.BatchNorm2d]:
+    in_ch, out_ch, kernel, stride, padding, dilation, groups, bias, mode = _CONVS[index]
     g = torch.Generator().manual_seed(seed)
-    conv = nn.Conv2d(in_ch, out_ch, 3, stride, 1, groups=groups, bias=bias)
+    conv = nn.Conv2d(in_ch, out_ch, kernel, stride, padding, dilation, groups, bias=bias, padding_mode=mode)
     with torch.no_grad():
         for p in conv.parameters():
             p.copy_(torch.randn(p.shape, generator=g))
     bn = randomise_batchnorm(nn.BatchNorm2d(out_ch, eps=eps), seed)  # statistics far from mean 0, variance 1
     with torch.no_grad():
         bn.running_var.mul_(0.2)  # small variances, so that a missing ε shows
+        bn.weight[::2].neg_()  # a trained γ can be negative (and β, μ have both signs already)
+        bn.running_mean.mul_(4)
     return conv, bn.eval()
 
 
@@ -41,11 +54,11 @@ def _call(fn, *args):
     "with all of the old one's settings (stride, padding, groups).",
 )
 def _check_fold_bn(fold_bn) -> None:
-    cases = [(3, 8, 1, 2, True, 0.1, 0), (8, 8, 8, 1, False, 1e-3, 1), (4, 6, 2, 1, True, 1e-5, 2)]
-    for in_ch, out_ch, groups, stride, bias, eps, seed in cases:
-        conv, bn = _bn_case(in_ch, out_ch, groups, stride, bias, eps, seed)
+    for index, eps in enumerate([0.1, 1e-3, 1e-5, 1e-3, 0.1, 1e-5]):
+        seed, bias = index, _CONVS[index][7]
+        conv, bn = _bn_case(index, eps, seed)
         before = copy.deepcopy((conv.state_dict(), bn.state_dict()))
-        x = torch.randn(1, in_ch, 13, 9, generator=torch.Generator().manual_seed(seed + 10))
+        x = torch.randn(1, conv.in_channels, 13, 9, generator=torch.Generator().manual_seed(seed + 10))
         with torch.no_grad():
             expected = bn(conv(x))
         folded = _call(fold_bn, conv, bn)
@@ -56,7 +69,7 @@ def _check_fold_bn(fold_bn) -> None:
             )
         for key, value in before[1].items():
             assert torch.equal(bn.state_dict()[key], value), f"your function changed the BatchNorm's {key}"
-        for attr in ("stride", "padding", "groups", "dilation", "kernel_size"):
+        for attr in ("stride", "padding", "groups", "dilation", "kernel_size", "padding_mode"):
             assert getattr(folded, attr) == getattr(conv, attr), (
                 f"the folded conv has {attr}={getattr(folded, attr)} but the original has {getattr(conv, attr)}: "
                 "copy every setting of the original conv"
@@ -74,6 +87,10 @@ def _check_fold_bn(fold_bn) -> None:
         assert not (eps >= 1e-2 and torch.allclose(w, w_no_eps.detach(), rtol=1e-4)), (
             "ε is missing: BatchNorm divides by √(σ² + ε), not √σ²"
         )
+        w_abs = conv.weight * bn.weight.abs().reshape(-1, 1, 1, 1) / std
+        assert not torch.allclose(w, w_abs.detach(), rtol=1e-4), (
+            "the sign of γ is lost: a trained BatchNorm's γ can be negative, and then it flips the channel"
+        )
         w_ok = torch.allclose(w, (conv.weight * bn.weight.reshape(-1, 1, 1, 1) / std).detach(), rtol=1e-4, atol=1e-5)
         assert w_ok, "the folded weights are wrong: multiply each output channel's filter by γ/√(σ² + ε)"
         if bias:
@@ -84,7 +101,7 @@ def _check_fold_bn(fold_bn) -> None:
         assert torch.allclose(got, expected, atol=1e-4, rtol=1e-4), (
             f"folded output differs from bn(conv(x)) by {(got - expected).abs().max():.2e}; the bias is β + (b − μ)·γ/√(σ² + ε)"
         )
-    conv, bn = _bn_case(3, 8, 1, 1, True, 1e-5, 3)
+    conv, bn = _bn_case(0, 1e-5, 3)
     bn.train()
     try:
         _call(fold_bn, conv, bn)
@@ -112,6 +129,21 @@ def _gate_reference(x: torch.Tensor) -> torch.Tensor:
     return torch.where(x.mean(dim=(1, 2, 3), keepdim=True) > 0, x * 2, -x)
 
 
+def _gate_inputs() -> torch.Tensor:
+    """Four images [2, 2, 3] whose per-image mean disagrees with every other statistic a gate might use."""
+    big, small = 9.0, 0.5
+    img0 = torch.full((2, 2, 3), -small)  # mean > 0, but its median, channel 0 and minimum are negative
+    img0[1, 0, :] = big
+    img1 = torch.full((2, 2, 3), small)  # mean < 0, but its median, maximum and channel 0 are positive
+    img1[1, 1, :] = -big
+    img2 = torch.tensor([1.0, -1.0, 2.0, -2.0, 0.5, -0.5] * 2).reshape(2, 2, 3)  # mean exactly 0: not positive
+    img3 = torch.full((2, 2, 3), -3.0)  # mean < 0 and large: the batch's mean is negative
+    x = torch.stack([img0, img1, img2, img3])
+    means = x.mean(dim=(1, 2, 3))
+    assert means[0] > 0 > means[1] and means[2] == 0 and x.mean() < 0 and x[0].median() < 0 < x[1].median()
+    return x
+
+
 @exercise(
     "09.2",
     "exportable_gate(x): per image, 2·x when its mean is positive else −x, with no Python `if` on tensor values",
@@ -120,10 +152,7 @@ def _gate_reference(x: torch.Tensor) -> torch.Tensor:
 )
 def _check_gate(exportable_gate) -> None:
     g = torch.Generator().manual_seed(0)
-    x = torch.randn(3, 2, 5, 7, generator=g)
-    x[0] += 1.0  # positive mean
-    x[1] -= 1.0  # negative mean
-    x[2] += 0.5
+    x = _gate_inputs()
     original = x.clone()
     got = _call(exportable_gate, x)
     assert torch.equal(x, original), "your function changed its input in place; return a new tensor (no mul_ / *=)"
@@ -136,11 +165,20 @@ def _check_gate(exportable_gate) -> None:
             "decision the graph cannot hold"
         ) from None
     expected = _gate_reference(x)
-    assert not torch.allclose(got[0], -x[0]), "image 0 has a positive mean but was negated: the branches are swapped"
+    assert not torch.allclose(got[0], -x[0]), (
+        "image 0 has a positive mean (a few large positive values, most pixels negative) but was negated: decide "
+        "on the mean of each whole image, not on its median, minimum, one channel or the batch"
+    )
+    assert not torch.allclose(got[1], 2 * x[1]), (
+        "image 1 has a negative mean (most pixels positive, a few large negative ones) but was doubled: decide on "
+        "the mean of each whole image, not on its median, maximum or one channel"
+    )
     assert not torch.allclose(got[1], x[1].abs()), "image 1 (negative mean) must become −x, not |x|"
+    assert not torch.allclose(got[2], 2 * x[2]), "image 2's mean is exactly 0, which is not positive: it is negated"
     assert torch.allclose(got, expected), (
-        "wrong values: image 0 (positive mean) must be doubled and image 1 (negative mean) negated, each image on "
-        "its own mean (reduce over dims 1, 2, 3, not the whole batch)"
+        "wrong values: an image whose mean is positive is doubled, every other image negated, each image on its own "
+        "mean over its channels and pixels (reduce over dims 1, 2, 3 with keepdim) — one decision per image, not per "
+        "channel or per batch"
     )
     for sign in (1.0, -1.0):  # the exported graph must take the other branch on other data
         y = torch.randn(2, 2, 5, 7, generator=g) + sign

@@ -55,6 +55,7 @@ def _fold_in_train_mode(conv, bn):
         conv.dilation,
         conv.groups,
         bias=True,
+        padding_mode=conv.padding_mode,
     )
     bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
     with torch.no_grad():
@@ -75,6 +76,7 @@ def _fold_without_conv_bias(conv, bn):
         conv.dilation,
         conv.groups,
         bias=True,
+        padding_mode=conv.padding_mode,
     )
     with torch.no_grad():
         folded.weight.copy_(conv.weight * (bn.weight / std).reshape(-1, 1, 1, 1))
@@ -94,6 +96,7 @@ def _fold_with_variance(conv, bn):
         conv.dilation,
         conv.groups,
         bias=True,
+        padding_mode=conv.padding_mode,
     )
     bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
     with torch.no_grad():
@@ -114,6 +117,7 @@ def _fold_without_eps(conv, bn):
         conv.dilation,
         conv.groups,
         bias=True,
+        padding_mode=conv.padding_mode,
     )
     bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
     with torch.no_grad():
@@ -145,6 +149,72 @@ def _fold_in_place(conv, bn):
     return conv
 
 
+def _fold_abs_gamma(conv, bn):
+    # takes |γ| (as if γ were a scale of a standard deviation): wrong for channels with a negative γ
+    assert not bn.training
+    std = torch.sqrt(bn.running_var + bn.eps)
+    scale = bn.weight.abs() / std
+    folded = nn.Conv2d(
+        conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, conv.dilation,
+        conv.groups, bias=True, padding_mode=conv.padding_mode,
+    )  # fmt: skip
+    bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
+    with torch.no_grad():
+        folded.weight.copy_(conv.weight * scale.reshape(-1, 1, 1, 1))
+        folded.bias.copy_(bn.bias + (bias - bn.running_mean) * scale)
+    return folded
+
+
+def _fold_loses_dilation(conv, bn):
+    # copies stride, padding and groups, but a dilated conv becomes a plain one
+    assert not bn.training
+    std = torch.sqrt(bn.running_var + bn.eps)
+    scale = bn.weight / std
+    folded = nn.Conv2d(
+        conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, groups=conv.groups,
+        bias=True, padding_mode=conv.padding_mode,
+    )  # fmt: skip
+    bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
+    with torch.no_grad():
+        folded.weight.copy_(conv.weight * scale.reshape(-1, 1, 1, 1))
+        folded.bias.copy_(bn.bias + (bias - bn.running_mean) * scale)
+    return folded
+
+
+def _fold_loses_padding_mode(conv, bn):
+    # every argument but padding_mode: a reflect-padded conv becomes zero-padded at the border
+    assert not bn.training
+    std = torch.sqrt(bn.running_var + bn.eps)
+    scale = bn.weight / std
+    folded = nn.Conv2d(
+        conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, conv.dilation,
+        conv.groups, bias=True,
+    )  # fmt: skip
+    bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
+    with torch.no_grad():
+        folded.weight.copy_(conv.weight * scale.reshape(-1, 1, 1, 1))
+        folded.bias.copy_(bn.bias + (bias - bn.running_mean) * scale)
+    return folded
+
+
+def _fold_square_kernel(conv, bn):
+    # assumes square kernels and strides: kernel_size[0] for both sides
+    assert not bn.training
+    std = torch.sqrt(bn.running_var + bn.eps)
+    scale = bn.weight / std
+    k, st = conv.kernel_size[0], conv.stride[0]
+    pad = conv.padding if isinstance(conv.padding, str) else conv.padding[0]
+    folded = nn.Conv2d(
+        conv.in_channels, conv.out_channels, k, st, pad, conv.dilation, conv.groups, bias=True,
+        padding_mode=conv.padding_mode,
+    )  # fmt: skip
+    bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
+    with torch.no_grad():
+        folded.weight.copy_((conv.weight * scale.reshape(-1, 1, 1, 1))[..., :k, :k])
+        folded.bias.copy_(bn.bias + (bias - bn.running_mean) * scale)
+    return folded
+
+
 # ---- 09.2: typical wrong answers
 def _gate_python_if(x):
     if x.mean() > 0:  # a Python decision: export fails (or bakes in one branch)
@@ -166,6 +236,26 @@ def _gate_swapped(x):
 
 def _gate_abs(x):
     return torch.where(x.mean(dim=(1, 2, 3), keepdim=True) > 0, x * 2, x.abs())
+
+
+def _gate_median(x):
+    return torch.where(x.flatten(1).median(dim=1).values.reshape(-1, 1, 1, 1) > 0, x * 2, -x)
+
+
+def _gate_max(x):
+    return torch.where(x.amax(dim=(1, 2, 3), keepdim=True) > 0, x * 2, -x)
+
+
+def _gate_per_channel(x):
+    return torch.where(x.mean(dim=(2, 3), keepdim=True) > 0, x * 2, -x)  # one decision per channel
+
+
+def _gate_first_channel(x):
+    return torch.where(x[:, :1].mean(dim=(2, 3), keepdim=True) > 0, x * 2, -x)
+
+
+def _gate_non_negative(x):
+    return torch.where(x.mean(dim=(1, 2, 3), keepdim=True) >= 0, x * 2, -x)  # a zero mean is not positive
 
 
 def _gate_in_place(x):
@@ -236,8 +326,24 @@ WRONG = {
         _fold_without_eps,
         _fold_default_conv,
         _fold_in_place,
+        _fold_abs_gamma,
+        _fold_loses_dilation,
+        _fold_loses_padding_mode,
+        _fold_square_kernel,
     ],
-    "09.2": [_gate_python_if, _gate_item, _gate_whole_batch, _gate_swapped, _gate_abs, _gate_in_place],
+    "09.2": [
+        _gate_python_if,
+        _gate_item,
+        _gate_whole_batch,
+        _gate_swapped,
+        _gate_abs,
+        _gate_in_place,
+        _gate_median,
+        _gate_max,
+        _gate_per_channel,
+        _gate_first_channel,
+        _gate_non_negative,
+    ],
     "09.3": [
         _fq_no_clamp,
         _fq_256_levels,
