@@ -367,6 +367,65 @@ def plot_history(histories: dict[str, object] | object, title: str = "training c
     return fig
 
 
+def plot_few_shot(
+    curves: Mapping[str, torch.Tensor],
+    shots: Sequence[int],
+    chance: float | None = None,
+    title: str | None = None,
+    ax: Axs = None,
+) -> Figure:
+    """Accuracy against training images per class (log axis): one line per method, the mean over seeds, and a
+    band from the worst to the best seed. ``curves``: ``{name: tensor [len(shots), seeds]}``."""
+    if not curves:
+        raise PlotError("plot_few_shot needs at least one curve")
+    for name, acc in curves.items():
+        if acc.ndim != 2 or acc.shape[0] != len(shots):
+            raise PlotError(
+                f"curve {name!r} has shape {tuple(acc.shape)}; expected [len(shots), seeds] = [{len(shots)}, …]"
+            )
+    fig, (ax_,) = _axes(ax, 1, figsize=(7.5, 4.2))
+    for name, acc in curves.items():
+        acc = acc.detach().float().cpu()
+        (line,) = ax_.plot(list(shots), acc.mean(1).tolist(), "o-", label=f"{name} (mean of {acc.shape[1]} draws)")
+        lo, hi = acc.min(1).values.tolist(), acc.max(1).values.tolist()
+        ax_.fill_between(list(shots), lo, hi, color=line.get_color(), alpha=0.2)
+    if chance is not None:
+        ax_.axhline(chance, color="grey", ls=":", label="chance")
+    ax_.set_xscale("log")
+    plain_log_axis(ax_.xaxis)
+    ax_.set(xlabel="training images per class", ylabel="test accuracy", ylim=(0, 1.02))
+    ax_.grid(alpha=0.3)
+    ax_.legend(loc="lower right")
+    ax_.set_title(title or "Few-shot curve: mean and min–max over draws")
+    return _finish(fig, ax is None)
+
+
+def plot_seed_runs(
+    rows: Mapping[str, Sequence[float]], title: str | None = None, xlabel: str = "test accuracy", ax: Axs = None
+) -> Figure:
+    """One row per method: every seed as a dot, the mean as a bar from zero, the min–max range as a line."""
+    if not rows:
+        raise PlotError("plot_seed_runs needs at least one method")
+    names = list(rows)
+    fig, (ax_,) = _axes(ax, 1, figsize=(9, 0.45 * len(names) + 1.4))
+    for i, name in enumerate(names):
+        vals = [float(v) for v in rows[name]]
+        if not vals:
+            raise PlotError(f"method {name!r} has no value")
+        mean = sum(vals) / len(vals)
+        ax_.barh(i, mean, color="#4c72b0", alpha=0.35, height=0.6)
+        ax_.plot([min(vals), max(vals)], [i, i], color="#4c72b0", lw=2)
+        ax_.plot(vals, [i] * len(vals), "o", color="#4c72b0", ms=5)
+        ax_.text(max(vals) + 0.015, i, f"{mean:.1%}", ha="left", va="center", fontsize=MIN_TICK_PT)
+    ax_.set_yticks(range(len(names)), names)
+    ax_.invert_yaxis()
+    ax_.set_xlim(0, 1)
+    ax_.set_xlabel(xlabel)
+    ax_.grid(alpha=0.3, axis="x")
+    ax_.set_title(title or "Each seed (dots), the mean (bar) and the min–max range (line)")
+    return _finish(fig, ax is None)
+
+
 def plot_gradient_norms(
     runs: dict[str, Sequence[tuple[str, float]]], title: str | None = None, ax: Axs = None
 ) -> Figure:
@@ -397,6 +456,53 @@ def plot_losses(
     ax_.grid(alpha=0.3)
     ax_.legend()
     return _finish(fig, ax is None)
+
+
+def plot_seed_bands(
+    panels: Mapping[str, Mapping[str, Sequence[Sequence[float]]]],
+    ylabel: str | Sequence[str] = "validation accuracy",
+    title: str | None = None,
+    ncols: int = 3,
+    ax: Axs = None,
+) -> Figure:
+    """One panel per comparison, one curve per setting: the mean over seeds per epoch, with the min–max band.
+
+    ``panels`` is ``{panel title: {setting: [per-epoch values of seed 0, of seed 1, …]}}``; ``ylabel`` is one
+    label for every panel or one per panel; ``ax``: one axes per panel.
+    """
+    if not panels or not all(panels.values()):
+        raise PlotError("plot_seed_bands needs at least one panel, each with at least one setting")
+    labels = [ylabel] * len(panels) if isinstance(ylabel, str) else list(ylabel)
+    if len(labels) != len(panels):
+        raise PlotError(f"{len(labels)} y labels for {len(panels)} panels: give one label, or one per panel")
+    n = len(panels)
+    cols = max(1, min(ncols, n))
+    rows = math.ceil(n / cols)
+    if ax is None:
+        fig, made = plt.subplots(rows, cols, squeeze=False, figsize=(4.2 * cols, 3.2 * rows))
+        axes = list(made.flat)
+        for extra in axes[n:]:
+            extra.set_visible(False)
+        axes = axes[:n]
+    else:
+        fig, axes = _axes(ax, n)
+    for a, (name, settings), label in zip(axes, panels.items(), labels):
+        for setting, seeds in settings.items():
+            values = np.asarray(seeds, dtype=float)
+            if values.ndim != 2 or values.shape[1] == 0:
+                raise PlotError(f"{name} / {setting}: give a list of per-epoch lists, one per seed, of equal length")
+            epochs = np.arange(1, values.shape[1] + 1)
+            (line,) = a.plot(epochs, values.mean(0), marker="o", markersize=3, label=f"{setting} ({len(values)} seeds)")
+            a.fill_between(epochs, values.min(0), values.max(0), color=line.get_color(), alpha=0.2, linewidth=0)
+        a.set(title=name, xlabel="epoch", ylabel=label)
+        a.xaxis.set_major_locator(MaxNLocator(integer=True))
+        a.grid(alpha=0.3)
+        a.legend()
+    if ax is None:
+        if title:
+            fig.suptitle(title)
+        fig.tight_layout()
+    return fig
 
 
 def _front(points: dict[str, tuple[float, float]]) -> list[str]:

@@ -24,7 +24,6 @@ from course_utils.data.datasets import (
     ImageFolderDataset,
     course_dataset,
     dataset_dir,
-    shrunk_copy,
     split,
 )
 
@@ -86,24 +85,6 @@ def test_split_is_deterministic_stratified_and_disjoint():
     assert len(small_train) + len(small_val) == 40
     with pytest.raises(DatasetError, match="between 0 and 1"):
         split(data, 1.5)
-
-
-def test_shrunk_copy_is_smaller_same_labels_and_reused(tmp_path):
-    data = course_dataset("textures5", quiet=True)
-    small = shrunk_copy(data, 16, cache_dir=tmp_path)
-    assert small.name == "textures5-16px" and small.classes == data.classes and small.targets == data.targets
-    assert [p.stem for p, _ in small.samples] == [p.stem for p, _ in data.samples]
-    img, label = small[7]
-    assert min(img.size) == 16 and label == data.targets[7]
-    original = data[7][0].resize(img.size, Image.Resampling.BICUBIC)
-    err = np.abs(np.asarray(img, dtype=float) - np.asarray(original, dtype=float)).mean()
-    assert err < 12, f"the shrunk image should look like the original, mean |Δ| {err:.1f}"
-    first = small.samples[0][0].stat().st_mtime_ns
-    again = shrunk_copy(data, 16, cache_dir=tmp_path)
-    assert again.samples[0][0].stat().st_mtime_ns == first and again.fingerprint() == small.fingerprint()
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "no temporary folder left behind"
-    with pytest.raises(DatasetError, match="at least 8"):
-        shrunk_copy(data, 4, cache_dir=tmp_path)
 
 
 def _make_folder(root: Path, classes: dict[str, int]) -> Path:

@@ -29,3 +29,15 @@ def test_resumed_file_with_wrong_hash_is_removed(tmp_path, monkeypatch):
     with flaky_server(content, cut_after=50_000) as (url, _), pytest.raises(DownloadError, match="SHA-256 mismatch"):
         download_file(url, tmp_path / "data.bin", "0" * 64, timeout=5, retries=3, progress=False)
     assert [p.name for p in tmp_path.iterdir()] == ["data.bin.lock"]  # nothing partial left behind
+
+
+def test_describe_preprocess_reads_default_and_explicit_interpolation():
+    """torchvision stores a default Resize interpolation as a string and an explicit one as an enum: both work."""
+    from torchvision.transforms import InterpolationMode, v2
+
+    from course_utils.data.checkpoints import describe_preprocess
+
+    default = describe_preprocess(v2.Compose([v2.Resize(64), v2.ToImage()]))
+    bicubic = describe_preprocess(v2.Compose([v2.Resize(64, interpolation=InterpolationMode.BICUBIC), v2.ToImage()]))
+    assert (default["interpolation"], bicubic["interpolation"]) == ("bilinear", "bicubic")
+    assert default["resize_size"] == [64]

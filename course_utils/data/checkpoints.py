@@ -29,7 +29,7 @@ def describe_preprocess(preprocess: Callable) -> dict:
             "crop_size": list(preprocess.crop_size),
             "mean": list(preprocess.mean),
             "std": list(preprocess.std),
-            "interpolation": preprocess.interpolation.value,
+            "interpolation": InterpolationMode(preprocess.interpolation).value,
             "repr": repr(preprocess),
         }
     info: dict = {"repr": repr(preprocess)}
@@ -37,7 +37,7 @@ def describe_preprocess(preprocess: Callable) -> dict:
         if isinstance(t, T.Normalize):
             info.update(mean=list(t.mean), std=list(t.std))
         elif isinstance(t, T.Resize) and t.size:
-            info.update(resize_size=list(t.size), interpolation=t.interpolation.value)
+            info.update(resize_size=list(t.size), interpolation=InterpolationMode(t.interpolation).value)
         elif isinstance(t, T.CenterCrop):
             info["crop_size"] = list(t.size)
     return info

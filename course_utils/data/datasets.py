@@ -10,9 +10,6 @@ a learner's own folder and says clearly what is wrong with it.
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
-import tempfile
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -289,44 +286,3 @@ def course_dataset(
     data = ImageFolderDataset(dataset_dir(name, progress=progress), transform, classes=info.classes)
     data.name = name
     return data
-
-
-def shrunk_copy(dataset: ImageFolderDataset, size: int, cache_dir: str | Path | None = None) -> ImageFolderDataset:
-    """A harder copy of ``dataset``: every image shrunk so that its shorter side is ``size`` px (PNG files).
-
-    Fine texture is gone, as in a far-away or low-resolution photo; labels, classes and the
-    order of the samples are those of ``dataset``. Written once under ``cache_dir`` (default
-    ``$COURSE_DATA/datasets``) as ``<name>-<size>px``, then reused.
-    """
-    if not isinstance(size, int) or size < 8:
-        raise DatasetError(f"size={size!r}: give the shorter side in pixels as an int of at least 8, e.g. 24")
-    name = f"{getattr(dataset, 'name', dataset.root.name)}-{size}px"
-    folder = (Path(cache_dir) if cache_dir is not None else settings.data_cache_dir() / "datasets") / name
-    if not folder.is_dir():
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{name}."))
-        try:
-            for path, label in dataset.samples:
-                img = load_image(path)
-                scale = size / min(img.size)
-                target = tmp / dataset.classes[label] / f"{path.stem}.png"
-                target.parent.mkdir(exist_ok=True)
-                img.resize(
-                    (max(1, round(img.width * scale)), max(1, round(img.height * scale))),
-                    Image.Resampling.BICUBIC,
-                    reducing_gap=3.0,
-                ).save(target)
-            os.replace(tmp, folder)
-        except OSError:
-            if not folder.is_dir():
-                raise
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    copy = ImageFolderDataset(folder, dataset.transform, classes=dataset.classes)
-    if copy.targets != dataset.targets:
-        raise DatasetError(
-            f"{folder}: does not hold one shrunk image per image of {dataset.root} (two files "
-            "with the same name but different suffixes?); delete the folder and rename them"
-        )
-    copy.name = name
-    return copy
