@@ -1,0 +1,537 @@
+"""Training a small ResNet from scratch on Fashion-MNIST (notebook 10): the network and its variants, one
+training run, a grid of runs over seeds, and an honest verdict for each comparison.
+
+The notebook writes the network and the training loop inline first; this module packages them so that the
+experiments (plain vs residual at two depths, pre-activation, augmentation, label smoothing, LR schedule)
+are one call each::
+
+    from course_utils.lessons import scratch
+    data = scratch.Split.make(load_fashion_mnist("train"), load_fashion_mnist("test"), 100, train_per_class=200)
+    base = scratch.Setup("residual", width=8, depth=3, recipe=scratch.Recipe(epochs=3))
+    runs = scratch.run_grid({"plain": base.but(block="plain"), "residual": base}, data, seeds=(0, 1, 2))
+    print(scratch.compare(runs["plain"], runs["residual"], "train_loss", higher_is_better=False).verdict)
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import statistics
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchvision.models.resnet import BasicBlock
+
+from ..core.device import model_device
+from ..core.errors import ExperimentError
+from ..data.fashion_mnist import LabelledImages
+from ..data.tensors import RandomCropFlip, TensorLoader, per_class, split_off
+from .residual import gradient_norms
+
+#: The blocks a :class:`SmallResNet` can be built from.
+BLOCKS = ("residual", "plain", "preact")
+#: The learning-rate schedules :func:`make_scheduler` knows.
+SCHEDULES = ("onecycle", "constant")
+
+
+def _positive(name: str, value: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ExperimentError(f"{name}={value!r}: must be a positive whole number")
+    return value
+
+
+# --------------------------------------------------------------------------- the blocks and the network
+
+
+class ShortcutA(nn.Module):
+    """He et al.'s parameter-free shortcut ("option A"): keep every ``stride``-th pixel, pad the new channels with 0.
+
+    With it a ResNet has exactly the parameters of its plain twin (He et al. 2016, §4.2).
+    """
+
+    def __init__(self, stride: int, extra_channels: int) -> None:
+        super().__init__()
+        self.stride, self.extra_channels = _positive("stride", stride), extra_channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x[:, :, :: self.stride, :: self.stride]
+        return F.pad(x, (0, 0, 0, 0, 0, self.extra_channels))
+
+    def extra_repr(self) -> str:
+        return f"stride={self.stride}, extra_channels={self.extra_channels}"
+
+
+class PlainBlock(BasicBlock):
+    """torchvision's ``BasicBlock`` without its skip connection: conv-BN-ReLU-conv-BN-ReLU, the same parameters."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))
+        return self.relu(self.bn2(self.conv2(out)))
+
+
+class PreActivationBlock(nn.Module):
+    """He et al.'s pre-activation block (ECCV 2016): BN-ReLU-conv-BN-ReLU-conv, then ``+ shortcut(x)``, nothing after.
+
+    Same constructor as torchvision's ``BasicBlock``; ``downsample`` (or the identity) is applied to the
+    block's input ``x``. ``bn1`` normalises the ``inplanes`` input channels, so the parameter count equals
+    ``BasicBlock``'s only when ``inplanes == planes``.
+    """
+
+    expansion = 1
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None) -> None:
+        super().__init__()
+        self.bn1 = nn.BatchNorm2d(inplanes)
+        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, padding=1, bias=False)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.conv1(F.relu(self.bn1(x)))  # not in place: x is still needed for the shortcut
+        out = self.conv2(self.relu(self.bn2(out)))
+        return out + identity
+
+
+_BLOCK_CLASSES: dict[str, type[nn.Module]] = {
+    "residual": BasicBlock,
+    "plain": PlainBlock,
+    "preact": PreActivationBlock,
+}
+
+
+class SmallResNet(nn.Module):
+    """A ResNet for 28×28 greyscale images, laid out like He et al.'s CIFAR networks (§4.2): ``6n + 2`` layers.
+
+    ``stem`` (3×3 conv to ``width`` channels), three stages of ``depth`` blocks at widths ``width``, ``2·width``,
+    ``4·width`` and resolutions 28, 14, 7 (the first block of stages 2 and 3 has stride 2), global average
+    pooling and ``fc``. ``block`` is ``"residual"`` (torchvision's ``BasicBlock``), ``"plain"`` (the same
+    layers without skips) or ``"preact"`` (:class:`PreActivationBlock`: the stem is a bare conv and a final
+    BN-ReLU comes before the pooling). Where a stage changes the shape the shortcut is :class:`ShortcutA`, so
+    ``"residual"`` and ``"plain"`` have exactly the same parameters.
+    """
+
+    def __init__(
+        self, block: str = "residual", width: int = 16, depth: int = 1, num_classes: int = 10, in_channels: int = 1
+    ) -> None:
+        super().__init__()
+        if block not in _BLOCK_CLASSES:
+            raise ExperimentError(f"block={block!r}: choose one of {', '.join(BLOCKS)}")
+        _positive("width", width)
+        _positive("depth", depth)
+        _positive("num_classes", num_classes)
+        _positive("in_channels", in_channels)
+        self.block, self.width, self.depth = block, width, depth
+        preact = block == "preact"
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_channels, width, 3, padding=1, bias=False),
+            nn.BatchNorm2d(width),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
+        )
+        cls, inplanes, stages = _BLOCK_CLASSES[block], width, []
+        for planes, stride in ((width, 1), (2 * width, 2), (4 * width, 2)):
+            blocks = []
+            for i in range(depth):
+                s = stride if i == 0 else 1
+                shortcut = None
+                if block != "plain" and (s != 1 or inplanes != planes):
+                    shortcut = ShortcutA(s, planes - inplanes)
+                blocks.append(cls(inplanes, planes, s, shortcut))
+                inplanes = planes
+            stages.append(nn.Sequential(*blocks))
+        self.stage1, self.stage2, self.stage3 = stages
+        self.post = nn.Sequential(nn.BatchNorm2d(inplanes), nn.ReLU(inplace=True)) if preact else nn.Identity()
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(inplanes, num_classes)
+
+    @property
+    def layers(self) -> int:
+        """Weight layers, counted as He et al. count them: the stem, 6 × ``depth`` convs and ``fc``."""
+        return 6 * self.depth + 2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stage3(self.stage2(self.stage1(self.stem(x))))
+        return self.fc(torch.flatten(self.pool(self.post(x)), 1))
+
+    def extra_repr(self) -> str:
+        return f"block={self.block!r}, width={self.width}, depth={self.depth} ({self.layers} layers)"
+
+
+# --------------------------------------------------------------------------- looking inside
+
+
+def stage_gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+    """The median over each stage's conv layers of ‖∂loss/∂W‖ (``stem``, ``stage1``…``stage3``, ``fc``).
+
+    One forward and backward pass in the model's current mode
+    (:func:`~course_utils.lessons.residual.gradient_norms`); the BatchNorm running statistics that a pass in
+    train mode updates are put back afterwards, so probing does not change the training run.
+    """
+    saved = [b.detach().clone() for b in model.buffers()]
+    try:
+        norms = gradient_norms(model, x, y)
+    finally:
+        with torch.no_grad():
+            for buffer, value in zip(model.buffers(), saved):
+                buffer.copy_(value)
+    groups: dict[str, list[float]] = {}
+    for name, value in norms:
+        groups.setdefault(name.split(".")[0], []).append(value)
+    return {stage: statistics.median(values) for stage, values in groups.items()}
+
+
+def stage_activation_std(model: nn.Module, x: torch.Tensor) -> dict[str, float]:
+    """The standard deviation of each stage's output on ``x`` as training sees it (BatchNorm on batch statistics).
+
+    Runs a copy of the model in train mode without gradients, so the model's running statistics stay as they are.
+    """
+    probe = copy.deepcopy(model).train()
+    out: dict[str, float] = {}
+    handles = [
+        getattr(probe, name).register_forward_hook(lambda m, i, o, name=name: out.__setitem__(name, float(o.std())))
+        for name in ("stem", "stage1", "stage2", "stage3")
+    ]
+    with torch.no_grad():
+        probe(x.to(model_device(model)))
+    for h in handles:
+        h.remove()
+    return out
+
+
+# --------------------------------------------------------------------------- the data
+
+
+@dataclass(frozen=True)
+class Split:
+    """Training images, a validation split cut from the training set, and the (official) test images; uint8."""
+
+    train_images: torch.Tensor
+    train_labels: torch.Tensor
+    val_images: torch.Tensor
+    val_labels: torch.Tensor
+    test_images: torch.Tensor
+    test_labels: torch.Tensor
+
+    @classmethod
+    def make(
+        cls,
+        train: LabelledImages,
+        test: LabelledImages,
+        val_per_class: int = 100,
+        train_per_class: int | None = None,
+        test_per_class: int | None = None,
+        seed: int = 0,
+    ) -> Split:
+        """``val_per_class`` images of each class go to validation; ``train_per_class`` (None: all the rest)
+        are drawn from the rest; ``test_per_class`` (None: the whole test split) from the test split."""
+        rest, val = split_off(train.labels, val_per_class, seed=seed)
+        if train_per_class is not None:
+            rest = per_class(train.labels, train_per_class, seed=seed + 1, exclude=val)
+        test_idx = (
+            torch.arange(len(test.labels)) if test_per_class is None else per_class(test.labels, test_per_class, seed)
+        )
+        return cls(
+            train.images[rest],
+            train.labels[rest],
+            train.images[val],
+            train.labels[val],
+            test.images[test_idx],
+            test.labels[test_idx],
+        )
+
+    def __repr__(self) -> str:
+        return f"Split(train {len(self.train_labels):,}, val {len(self.val_labels):,}, test {len(self.test_labels):,})"
+
+
+# --------------------------------------------------------------------------- one training run
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a network is trained: AdamW, a schedule, optional label smoothing and augmentation.
+
+    ``schedule``: ``"onecycle"`` (``torch.optim.lr_scheduler.OneCycleLR``: a warm-up over ``warmup`` of the
+    steps from ``lr / 25`` up to ``lr`` along a cosine, then down to almost 0) or ``"constant"`` (``lr``). ``padding``:
+    random crops after padding by that many pixels, plus horizontal flips (0: no augmentation).
+    """
+
+    epochs: int = 3
+    batch_size: int = 64
+    lr: float = 4e-3
+    weight_decay: float = 5e-4
+    schedule: str = "onecycle"
+    warmup: float = 0.25
+    label_smoothing: float = 0.0
+    padding: int = 0
+    channels_last: bool = True
+
+    def __post_init__(self) -> None:
+        _positive("epochs", self.epochs)
+        _positive("batch_size", self.batch_size)
+        if self.schedule not in SCHEDULES:
+            raise ExperimentError(f"schedule={self.schedule!r}: choose one of {', '.join(SCHEDULES)}")
+        if not 0 <= self.warmup < 1 or not 0 <= self.label_smoothing < 1 or not self.lr > 0:
+            raise ExperimentError(
+                f"warmup={self.warmup}, label_smoothing={self.label_smoothing}, lr={self.lr}: "
+                "warmup and label_smoothing are fractions in [0, 1), lr is above 0"
+            )
+        if self.padding < 0:
+            raise ExperimentError(f"padding={self.padding}: use 0 (no augmentation) or more pixels")
+
+
+def make_scheduler(
+    optimizer: torch.optim.Optimizer, recipe: Recipe, total_steps: int
+) -> torch.optim.lr_scheduler.LRScheduler:
+    """The recipe's schedule over ``total_steps`` optimizer steps (call ``step()`` after every batch)."""
+    _positive("total_steps", total_steps)
+    if recipe.schedule == "onecycle":
+        if recipe.warmup * total_steps < 2 or (1 - recipe.warmup) * total_steps < 2:
+            raise ExperimentError(
+                f"a one-cycle schedule over {total_steps} steps with warmup={recipe.warmup} leaves under 2 steps "
+                "to warm up or to anneal: train for more steps (more images, epochs or a smaller batch)"
+            )
+        return torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=recipe.lr, total_steps=total_steps, pct_start=recipe.warmup
+        )
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+
+
+@torch.inference_mode()
+def evaluate(
+    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 500, channels_last: bool = False
+) -> tuple[float, float]:
+    """``(mean cross-entropy, accuracy)`` of ``model`` in eval mode on uint8 ``images`` (the model's device)."""
+    device = model_device(model)
+    was_training = model.training
+    model.eval()
+    loss_sum, correct = 0.0, 0
+    try:
+        for x, y in TensorLoader(images, labels, batch_size=batch_size, device=device):
+            if channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            logits = model(x)
+            loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
+            correct += int((logits.argmax(1) == y).sum())
+    finally:
+        model.train(was_training)
+    return loss_sum / len(labels), correct / len(labels)
+
+
+@dataclass
+class Run:
+    """One training run: per-epoch training loss/accuracy (running, in train mode), validation accuracy, the
+    final test loss and accuracy, seconds of training and the images seen."""
+
+    label: str
+    seed: int
+    train_loss: list[float] = field(default_factory=list)
+    train_acc: list[float] = field(default_factory=list)
+    val_acc: list[float] = field(default_factory=list)
+    test_loss: float = math.nan
+    test_acc: float = math.nan
+    seconds: float = 0.0
+    images: int = 0
+    grad_norms: list[dict[str, float]] = field(default_factory=list)
+
+    @property
+    def images_per_second(self) -> float:
+        return self.images / self.seconds if self.seconds > 0 else math.nan
+
+
+def train(
+    model: nn.Module,
+    data: Split,
+    recipe: Recipe,
+    seed: int = 0,
+    label: str = "",
+    test: bool = True,
+    probe: tuple[torch.Tensor, torch.Tensor] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Run:
+    """Train ``model`` in place (on its device) with ``recipe`` on ``data.train_*``; returns the :class:`Run`.
+
+    Every epoch: one shuffled pass (its own generator from ``seed``, so two runs with one seed see the same
+    batches), the running training loss and accuracy, then the validation accuracy. After the last epoch the
+    test split is evaluated once (``test=False`` skips it). Nothing is chosen on the test split. With a
+    ``probe`` batch ``(x, y)``, :func:`stage_gradient_norms` on it are recorded before training and after every
+    epoch (``run.grad_norms``).
+    """
+    device = model_device(model)
+    if recipe.channels_last:
+        model.to(memory_format=torch.channels_last)
+    augment = RandomCropFlip(recipe.padding, flip=True, seed=seed) if recipe.padding else None
+    loader = TensorLoader(
+        data.train_images,
+        data.train_labels,
+        recipe.batch_size,
+        shuffle=True,
+        seed=seed,
+        transform=augment,
+        device=device,
+        drop_last=True,
+    )
+    if len(loader) == 0:
+        raise ExperimentError(f"{len(data.train_labels)} training images make no batch of {recipe.batch_size}")
+    optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
+    scheduler = make_scheduler(optimizer, recipe, recipe.epochs * len(loader))
+    run = Run(label, seed)
+    if probe is not None:
+        run.grad_norms.append(stage_gradient_norms(model, *probe))
+    for epoch in range(recipe.epochs):
+        start, loss_sum, correct, seen = time.perf_counter(), 0.0, 0, 0
+        model.train()
+        for x, y in loader:
+            if recipe.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            optimizer.zero_grad(set_to_none=True)
+            logits = model(x)
+            loss = F.cross_entropy(logits, y, label_smoothing=recipe.label_smoothing)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            loss_sum += float(loss.detach()) * len(y)
+            correct += int((logits.argmax(1) == y).sum())
+            seen += len(y)
+        run.seconds += time.perf_counter() - start
+        run.images += seen
+        run.train_loss.append(loss_sum / seen)
+        run.train_acc.append(correct / seen)
+        run.val_acc.append(evaluate(model, data.val_images, data.val_labels, channels_last=recipe.channels_last)[1])
+        if probe is not None:
+            run.grad_norms.append(stage_gradient_norms(model, *probe))
+        if progress is not None:
+            progress(f"{label} seed {seed} epoch {epoch + 1}/{recipe.epochs}: val {run.val_acc[-1]:.3f}")
+    if test:
+        run.test_loss, run.test_acc = evaluate(
+            model, data.test_images, data.test_labels, channels_last=recipe.channels_last
+        )
+    model.eval()
+    return run
+
+
+# --------------------------------------------------------------------------- a grid of runs over seeds
+
+
+@dataclass(frozen=True)
+class Setup:
+    """One row's setting: the network (``block``, ``width``, ``depth``) and its :class:`Recipe`."""
+
+    block: str = "residual"
+    width: int = 16
+    depth: int = 1
+    recipe: Recipe = field(default_factory=Recipe)
+
+    def build(self, seed: int) -> SmallResNet:
+        """The network, initialised from ``seed`` (the same seed gives plain and residual twins the same weights)."""
+        torch.manual_seed(seed)
+        return SmallResNet(self.block, self.width, self.depth)
+
+    def but(self, **changes: object) -> Setup:
+        """A copy with some fields changed; recipe fields (``padding=2``) go to the recipe."""
+        recipe_fields = {k: v for k, v in changes.items() if k in Recipe.__dataclass_fields__}
+        own = {k: v for k, v in changes.items() if k not in recipe_fields}
+        unknown = set(own) - set(Setup.__dataclass_fields__)
+        if unknown:
+            raise ExperimentError(
+                f"unknown setting(s) {sorted(unknown)}: use {sorted(Setup.__dataclass_fields__)} or a Recipe field"
+            )
+        return replace(self, **own, recipe=replace(self.recipe, **recipe_fields))
+
+
+def run_grid(
+    setups: Mapping[str, Setup],
+    data: Split,
+    seeds: Sequence[int] = (0, 1, 2),
+    device: torch.device | str = "cpu",
+    probe: tuple[torch.Tensor, torch.Tensor] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, list[Run]]:
+    """Train every setup once per seed (seed-major: one seed of every setup, then the next); ``{label: [Run, …]}``."""
+    if len(seeds) < 1 or not setups:
+        raise ExperimentError("run_grid needs at least one setup and one seed")
+    runs: dict[str, list[Run]] = {label: [] for label in setups}
+    for seed in seeds:
+        for label, setup in setups.items():
+            model = setup.build(seed).to(device)
+            runs[label].append(train(model, data, setup.recipe, seed=seed, label=label, probe=probe, progress=progress))
+    return runs
+
+
+# --------------------------------------------------------------------------- the verdict
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Mean and min–max over seeds of one metric."""
+
+    mean: float
+    lo: float
+    hi: float
+    n: int
+
+    def fmt(self, scale: float = 100, digits: int = 1, unit: str = " %") -> str:
+        """``'89.3 % (88.9–89.6)'``."""
+        return f"{self.mean * scale:.{digits}f}{unit} ({self.lo * scale:.{digits}f}–{self.hi * scale:.{digits}f})"
+
+
+def summarise(values: Sequence[float]) -> Summary:
+    """Mean, min and max of one metric over seeds."""
+    vals = [float(v) for v in values]
+    if not vals or any(math.isnan(v) for v in vals):
+        raise ExperimentError(f"summarise needs measured values, got {vals}")
+    return Summary(statistics.fmean(vals), min(vals), max(vals), len(vals))
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Setting A against setting B on one metric: each summarised over seeds, and the verdict."""
+
+    metric: str
+    a: Summary
+    b: Summary
+    winner: str | None  #: "A" or "B" when the min–max ranges do not overlap, else None (within noise)
+    verdict: str
+
+
+def compare(
+    runs_a: Sequence[Run],
+    runs_b: Sequence[Run],
+    metric: str = "test_acc",
+    names: tuple[str, str] = ("A", "B"),
+    higher_is_better: bool = True,
+    min_seeds: int = 3,
+) -> Comparison:
+    """Compare two settings over seeds; a difference is claimed only when the min–max ranges do not overlap.
+
+    ``metric``: an attribute of :class:`Run` (``test_acc``, ``test_loss``) or ``train_loss`` / ``train_acc`` /
+    ``val_acc`` (their last epoch). Fewer than ``min_seeds`` runs on either side is an error: one seed is an
+    anecdote.
+    """
+    if min(len(runs_a), len(runs_b)) < min_seeds:
+        raise ExperimentError(f"{len(runs_a)} and {len(runs_b)} runs: compare at least {min_seeds} seeds per setting")
+
+    def value(run: Run) -> float:
+        v = getattr(run, metric, None)
+        if isinstance(v, list):
+            v = v[-1] if v else None
+        if not isinstance(v, (int, float)):
+            raise ExperimentError(f"metric={metric!r}: use test_acc, test_loss, train_loss, train_acc or val_acc")
+        return float(v)
+
+    a, b = summarise([value(r) for r in runs_a]), summarise([value(r) for r in runs_b])
+    name_a, name_b = names
+    if a.lo > b.hi or b.lo > a.hi:
+        a_higher = a.lo > b.hi
+        winner = "A" if a_higher == higher_is_better else "B"
+        better = name_a if winner == "A" else name_b
+        verdict = f"{better} better (the ranges do not overlap)"
+    else:
+        winner, verdict = None, "within noise (the ranges overlap)"
+    return Comparison(metric, a, b, winner, verdict)
