@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
+import re
+import tomllib
+from pathlib import Path
 
 import pytest
 import torch
@@ -10,6 +14,7 @@ import torchvision
 from torch import nn
 
 from course_utils.core.errors import (
+    BenchmarkError,
     DeployError,
     ExportError,
     InputShapeError,
@@ -24,11 +29,13 @@ from course_utils.deploy import (
     PteModel,
     calibration_reader,
     compare_predictions,
+    compare_runs,
     export_onnx,
     export_program,
     export_pte,
     file_size_mb,
     latency,
+    lower_pte,
     matmul_nodes,
     quantize_onnx,
     quantize_pt2e,
@@ -36,9 +43,13 @@ from course_utils.deploy import (
     require,
     run_batched,
     runtime_status,
+    runtime_versions,
+    speedup_line,
+    speedup_verdict,
     state_dict_size_mb,
 )
-from course_utils.measure import Timing
+from course_utils.deploy.runtimes import MIN_VERSIONS
+from course_utils.measure import Ratio, Timing, paired_ratio
 from course_utils.models import folded_copy
 from course_utils.models.surgery import count_batchnorms, randomise_batchnorm
 
@@ -88,6 +99,25 @@ def test_runtime_status_names_every_runtime_and_the_deploy_extra_is_installed_he
     assert all(v is None or "import" in v for v in status.values())
     with pytest.raises(RuntimeMissingError, match="unknown runtime"):
         require("tensorrt")
+
+
+def test_runtime_versions_come_from_the_package_metadata_and_meet_the_minimums_here():
+    versions = runtime_versions()
+    assert list(versions) == list(MIN_VERSIONS) and versions["torch"] == importlib.metadata.version("torch")
+
+    def key(version: str) -> tuple[int, ...]:
+        return tuple(int("".join(ch for ch in part if ch.isdigit()) or 0) for part in version.split(".")[:2])
+
+    for name, version in versions.items():  # what is installed meets the minimum of pyproject's [deploy] extra
+        assert version is None or key(version) >= key(MIN_VERSIONS[name]), (name, version)
+    assert versions["torch"] is not None
+    project = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())["project"]
+    declared = dict(
+        re.match(r"([\w-]+)>=([\d.]+)", spec).groups()
+        for spec in [*project["dependencies"], *project["optional-dependencies"]["deploy"]]
+        if re.match(r"([\w-]+)>=", spec)
+    )
+    assert {name: declared[name] for name in MIN_VERSIONS} == MIN_VERSIONS, "MIN_VERSIONS drifted from pyproject.toml"
 
 
 def test_folded_copy_removes_every_batchnorm_keeps_outputs_and_leaves_the_original_alone(mnv3):
@@ -221,6 +251,24 @@ def test_int8_pte_with_pt2e_runs_and_is_smaller(tmp_path):
 
 
 @needs_et
+def test_lower_pte_writes_a_program_the_runtime_runs_and_refuses_what_is_not_one(tmp_path, capfd):
+    net, x = small_net(), torch.randn(1, 3, 24, 24)
+    int8_program = quantize_pt2e(export_program(net, x), torch.randn(4, 3, 24, 24))
+    path = lower_pte(int8_program, tmp_path / "int8.pte")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["int8.pte"]
+    runner = PteModel(path)
+    assert runner.input_shape == [1, 3, 24, 24] and runner(x).shape == (1, 10)
+    fp32 = PteModel(lower_pte(export_program(net, x), tmp_path / "fp32.pte"))
+    with torch.inference_mode():
+        assert torch.allclose(fp32(x), net(x), atol=1e-4)
+        assert not torch.equal(runner(x), fp32(x))  # int8 arithmetic: not the fp32 values
+    with pytest.raises(ExportError, match="ExportedProgram"):
+        lower_pte(net, tmp_path / "module.pte")  # type: ignore[arg-type]
+    assert not (tmp_path / "module.pte").exists()
+    assert "cpuinfo" not in capfd.readouterr().err, "the runtime's CPU probe leaked to stderr"
+
+
+@needs_et
 def test_corrupt_pte_file_is_a_course_error(tmp_path):
     bad = tmp_path / "bad.pte"
     bad.write_bytes(b"garbage" * 50)
@@ -285,6 +333,41 @@ def test_latency_times_any_callable_at_least_min_runs():
     net, x = small_net(), torch.randn(2, 3, 32, 32)
     t = latency(net, x, "net", min_run_time=0.01)
     assert isinstance(t, Timing) and len(t.times) >= MIN_RUNS and t.batch_size == 2 and t.median > 0
+
+
+def test_compare_runs_times_callables_interleaved_and_names_a_failing_one():
+    net, x = small_net(), torch.randn(1, 3, 32, 32)
+    calls = {"net": 0, "twice": 0}
+
+    def counted(name, fn):
+        def run(t):
+            calls[name] += 1
+            return fn(t)
+
+        return run
+
+    t = compare_runs({"net": counted("net", net), "twice": counted("twice", lambda t: (net(t), net(t)))}, x, 0.05)
+    assert list(t) == ["net", "twice"] and all(isinstance(v, Timing) for v in t.values())
+    assert len(t["net"].times) == len(t["twice"].times) >= MIN_RUNS  # one run of each per round
+    assert calls["net"] > MIN_RUNS and calls["twice"] > MIN_RUNS and t["net"].batch_size == 1
+    assert paired_ratio(t["twice"], t["net"]).median > 1.3  # two forward passes take longer than one
+    with pytest.raises(BenchmarkError, match="'wrong'.*shape"):
+        compare_runs({"net": net, "wrong": nn.Conv2d(8, 8, 1)}, x, 0.05)
+
+
+def test_speedup_verdict_and_line_claim_a_speedup_only_beyond_the_spread():
+    steady = Timing(1e-3, 1e-5, (1e-3,) * 10, 1, 1, "cpu")
+    noisy = Timing(1e-3, 5e-4, (1e-3,) * 10, 1, 1, "cpu")
+    assert speedup_verdict(Ratio(2.0, 0.1, 10)) == "faster"
+    assert speedup_verdict(Ratio(0.5, 0.05, 10)) == "slower"
+    assert speedup_verdict(Ratio(1.04, 0.2, 10)) == "same"  # inside half the IQR of 1
+    assert speedup_verdict(Ratio(1.01, 0.0, 10)) == "same"  # a 1 % difference is not claimed
+    assert speedup_verdict(Ratio(2.0, 0.9, 10)) == "noisy"  # the ratio itself spreads 45 %
+    assert speedup_verdict(Ratio(2.0, 0.1, 10), [steady, noisy]) == "noisy"  # one timing spreads 50 %
+    assert speedup_line(Ratio(2.0, 0.1, 10), "eager", "ORT", [steady]).startswith("ORT runs 2.00× as fast as eager")
+    assert "2.00× slower than eager" in speedup_line(Ratio(0.5, 0.05, 10), "eager", "int8")
+    assert "within noise" in speedup_line(Ratio(1.04, 0.2, 10), "a", "b")
+    assert "rerun on an idle machine" in speedup_line(Ratio(2.0, 0.1, 10), "a", "b", [noisy])
 
 
 def test_state_dict_size_counts_parameters_and_buffers():

@@ -6,11 +6,20 @@ ONNX Runtime and ExecuTorch come with the optional ``[deploy]`` extra; :func:`ru
 which import here. Everything torch-only (folding, ``torch.export``) works without them.
 """
 
-from .export import MAX_BATCH, export_onnx, export_program, export_pte, file_size_mb, quantize_pt2e, state_dict_size_mb
-from .measure import MIN_RUNS, latency
+from .export import (
+    MAX_BATCH,
+    export_onnx,
+    export_program,
+    export_pte,
+    file_size_mb,
+    lower_pte,
+    quantize_pt2e,
+    state_dict_size_mb,
+)
+from .measure import MIN_RUNS, compare_runs, latency, speedup_line, speedup_verdict
 from .quantize import METHODS, Agreement, calibration_reader, compare_predictions, matmul_nodes, quantize_onnx
 from .runtime import OnnxModel, PteModel, run_batched
-from .runtimes import quiet_native_stderr, require, runtime_status
+from .runtimes import quiet_native_stderr, require, runtime_status, runtime_versions
 
 __all__ = [
     "Agreement",
@@ -21,11 +30,13 @@ __all__ = [
     "PteModel",
     "calibration_reader",
     "compare_predictions",
+    "compare_runs",
     "export_onnx",
     "export_program",
     "export_pte",
     "file_size_mb",
     "latency",
+    "lower_pte",
     "matmul_nodes",
     "quantize_onnx",
     "quantize_pt2e",
@@ -33,5 +44,8 @@ __all__ = [
     "require",
     "run_batched",
     "runtime_status",
+    "runtime_versions",
+    "speedup_line",
+    "speedup_verdict",
     "state_dict_size_mb",
 ]

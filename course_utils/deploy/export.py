@@ -204,6 +204,44 @@ def quantize_pt2e(
     return torch.export.export(converted, (example,))
 
 
+def _lower(program: torch.export.ExportedProgram, tmp: Path, what: str) -> None:
+    """``to_edge_transform_and_lower`` with the XNNPACK partitioner, ``.to_executorch()``, bytes written to ``tmp``."""
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+    from executorch.exir import to_edge_transform_and_lower
+
+    try:
+        with quiet_native_stderr():
+            lowered = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()]).to_executorch()
+    except Exception as exc:
+        raise ExportError(
+            f"ExecuTorch lowering of {what} failed ({type(exc).__name__}: "
+            f"{str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ''})"
+        ) from None
+    tmp.write_bytes(lowered.buffer)
+
+
+def lower_pte(program: torch.export.ExportedProgram, path: str | Path) -> Path:
+    """Lower an ``ExportedProgram`` to an ExecuTorch ``.pte`` with the XNNPACK backend, atomically.
+
+    ``program`` is fp32 (:func:`export_program`) or int8 (PT2E: ``prepare_pt2e``, calibration,
+    ``convert_pt2e``, then ``torch.export.export`` of the result). The file is renamed into place only
+    after the ExecuTorch runtime loaded and ran it once; compare its outputs with eager PyTorch yourself
+    (:func:`export_pte` does that for fp32 models).
+    """
+    require("executorch")
+    from .runtime import PteModel
+
+    if not isinstance(program, torch.export.ExportedProgram):
+        raise ExportError(
+            f"lower_pte expects a torch.export.ExportedProgram, got {type(program).__name__}; "
+            "capture the model first: export_program(model, example) or torch.export.export(model, (x,))"
+        )
+    with _atomic(path) as tmp:
+        _lower(program, tmp, Path(path).name)
+        PteModel(tmp)  # loads and runs it once: a file the runtime rejects is never renamed into place
+    return Path(path)
+
+
 def export_pte(
     model: nn.Module,
     example: torch.Tensor,
@@ -215,13 +253,11 @@ def export_pte(
     """Lower to an ExecuTorch ``.pte`` with the XNNPACK backend (int8 when ``calibration`` images are given;
     ``keep_slow_ops_float``: see :func:`quantize_pt2e`).
 
+    :func:`export_program`, then :func:`quantize_pt2e` when calibrating, then what :func:`lower_pte` does.
     fp32 files must reproduce eager PyTorch within ``atol`` in the ExecuTorch runtime; int8 files are
     only checked to run (compare their predictions with :func:`~course_utils.deploy.compare_predictions`).
     """
     require("executorch")
-    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
-    from executorch.exir import to_edge_transform_and_lower
-
     from .runtime import PteModel
 
     program = export_program(model, example)
@@ -230,15 +266,7 @@ def export_pte(
     with torch.inference_mode():
         reference = model(example)
     with _atomic(path) as tmp:
-        try:
-            with quiet_native_stderr():
-                lowered = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()]).to_executorch()
-        except Exception as exc:
-            raise ExportError(
-                f"ExecuTorch lowering of {type(model).__name__} failed ({type(exc).__name__}: "
-                f"{str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ''})"
-            ) from None
-        tmp.write_bytes(lowered.buffer)
+        _lower(program, tmp, type(model).__name__)
         got = PteModel(tmp)(example)
         if calibration is None:
             _parity(reference, got, atol, ".pte file")
@@ -263,6 +291,7 @@ __all__ = [
     "export_program",
     "export_pte",
     "file_size_mb",
+    "lower_pte",
     "quantize_pt2e",
     "state_dict_size_mb",
 ]

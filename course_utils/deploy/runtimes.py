@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.metadata
 import io
 import logging
 import os
@@ -20,9 +21,20 @@ RUNTIMES: dict[str, tuple[str, ...]] = {
         "executorch.exir",
         "executorch.runtime",
         "executorch.backends.xnnpack.partition.xnnpack_partitioner",
+        "executorch.backends.xnnpack.quantizer.xnnpack_quantizer",
+        "torchao.quantization.pt2e.quantize_pt2e",
     ),
 }
 INSTALL_HINT = 'install the deployment extra: pip install -e ".[deploy]"'
+#: The distributions the deployment code depends on, with the oldest versions of pyproject's ``[deploy]`` extra.
+MIN_VERSIONS: dict[str, str] = {
+    "torch": "2.3",
+    "onnx": "1.17",
+    "onnxscript": "0.2",
+    "onnxruntime": "1.20",
+    "executorch": "1.0",
+    "torchao": "0.10",
+}
 
 
 class _DropMessages(logging.Filter):
@@ -60,6 +72,20 @@ def runtime_status() -> dict[str, str | None]:
     for name, modules in RUNTIMES.items():
         status[name] = next((r for m in modules if (r := _reason(m)) is not None), None)
     return status
+
+
+def runtime_versions() -> dict[str, str | None]:
+    """Installed version of torch and of each deployment distribution (``None``: not installed).
+
+    Read from the package metadata, so nothing is imported (a broken runtime still reports its version).
+    """
+    versions: dict[str, str | None] = {}
+    for dist in MIN_VERSIONS:
+        try:
+            versions[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            versions[dist] = None
+    return versions
 
 
 def require(name: str) -> None:
@@ -104,4 +130,12 @@ def quiet_native_stderr() -> Iterator[None]:
                 os.close(saved)
 
 
-__all__ = ["INSTALL_HINT", "RUNTIMES", "quiet_native_stderr", "require", "runtime_status"]
+__all__ = [
+    "INSTALL_HINT",
+    "MIN_VERSIONS",
+    "RUNTIMES",
+    "quiet_native_stderr",
+    "require",
+    "runtime_status",
+    "runtime_versions",
+]
