@@ -1,7 +1,8 @@
 """Deployment runtimes against eager PyTorch at batch 1 on the CPU: ONNX Runtime, ExecuTorch, int8.
 
 For MobileNetV3-small and EfficientNet-Lite0 (the course's model with real weights offline), each
-candidate runs ``CALLS`` single-image forward passes per round, in interleaved rounds:
+candidate runs ``CALLS`` single-image forward passes per round, in interleaved rounds
+(``course_utils.measure.compare_functions``; ratios are the median of the per-round ratios, ``paired_ratio``):
 
 * eager PyTorch under ``torch.inference_mode()`` versus ONNX Runtime fp32 (target ≥ 2.5×) and versus
   ExecuTorch with the XNNPACK backend (target ≥ 2.5×); their logits must equal eager's within 1e-4;
@@ -29,7 +30,7 @@ import tempfile
 from pathlib import Path
 
 import torch
-from benchlib import finish, header, interleaved, ratio
+from benchlib import finish, fmt_ratio, header
 
 from course_utils import load_classifier, sample_images, setup
 from course_utils.core.errors import ExportError
@@ -45,6 +46,7 @@ from course_utils.deploy import (
     run_batched,
     runtime_status,
 )
+from course_utils.measure import compare_functions, paired_ratio
 
 MODELS = ("mobilenet_v3_small", "efficientnet_lite0")
 TARGETS = {"onnxruntime": 2.5, "executorch": 2.5}
@@ -63,6 +65,7 @@ INT8_TARGETS = {
     ),
 }
 CALLS = 20  # single-image calls per round and candidate
+BUDGET = 60.0  # seconds per model: more rounds until the spreads settle, at most this long (never fewer than --rounds)
 
 
 def calls(run, x: torch.Tensor):
@@ -85,10 +88,10 @@ def images(clf) -> tuple[torch.Tensor, torch.Tensor]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=7, help="timed rounds (default 7)")
+    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds at least (default 7)")
     args = parser.parse_args()
     setup(seed=0, quiet=True)
-    header(f"deployment runtimes vs eager PyTorch, batch 1, {CALLS} calls per round, {args.rounds} rounds", "cpu")
+    header(f"deployment runtimes vs eager PyTorch, batch 1, {CALLS} calls per round, >= {args.rounds} rounds", "cpu")
     missing = {k: v for k, v in runtime_status().items() if v is not None}
     if missing:
         print("runtimes missing: " + "; ".join(f"{k}: {v}" for k, v in missing.items()))
@@ -118,46 +121,55 @@ def main() -> int:
                 agree = {k: compare_predictions(ref_held, run_batched(runs[k], held)) for k in runs if "int8" in k}
             same = all(d <= 1e-4 for d in diffs.values())
             ok &= same
-            s = interleaved({k: calls(r, x) for k, r in runs.items()}, rounds=args.rounds)
-            r_ort, r_et = ratio(s["eager"], s["ort"]), ratio(s["eager"], s["et"])
-            int8 = {"ort": ratio(s["ort"], s["ort_int8"]), "et": ratio(s["et"], s["et_int8"])}
+            s = compare_functions(
+                {k: calls(r, x) for k, r in runs.items()},
+                "cpu",
+                warmup=1,
+                min_runs=args.rounds,
+                min_run_time=1.0,
+                max_run_time=BUDGET,
+            )
+            r_ort, r_et = paired_ratio(s["eager"], s["ort"]), paired_ratio(s["eager"], s["et"])
+            int8 = {"ort": paired_ratio(s["ort"], s["ort_int8"]), "et": paired_ratio(s["et"], s["et_int8"])}
             if "et_int8_part" in s:
-                int8["et_part"] = ratio(s["et"], s["et_int8_part"])
-            best = max(int8, key=lambda k: int8[k].value)
+                int8["et_part"] = paired_ratio(s["et"], s["et_int8_part"])
+            best = max(int8, key=lambda k: int8[k].median)
             int8_target, why = INT8_TARGETS[name]
-            ok &= r_ort.value >= TARGETS["onnxruntime"] and r_et.value >= TARGETS["executorch"]
-            ok &= int8[best].value >= int8_target
+            ok &= r_ort.median >= TARGETS["onnxruntime"] and r_et.median >= TARGETS["executorch"]
+            ok &= int8[best].median >= int8_target
             per = {k: v.median / CALLS * 1e3 for k, v in s.items()}
             print(f"{name}{tag}: eager {per['eager']:.2f} ms/image")
             print(
-                f"  ONNX Runtime fp32  {per['ort']:.2f} ms  {r_ort.fmt()} vs eager, target >= {TARGETS['onnxruntime']}x, "
+                f"  ONNX Runtime fp32  {per['ort']:.2f} ms  {fmt_ratio(r_ort)} vs eager, target >= {TARGETS['onnxruntime']}x, "
                 f"max |Δ| {diffs['ort']:.1e}, {file_size_mb(onnx_fp32.path):.1f} MB"
             )
             print(
-                f"  ExecuTorch fp32    {per['et']:.2f} ms  {r_et.fmt()} vs eager, target >= {TARGETS['executorch']}x, "
+                f"  ExecuTorch fp32    {per['et']:.2f} ms  {fmt_ratio(r_et)} vs eager, target >= {TARGETS['executorch']}x, "
                 f"max |Δ| {diffs['et']:.1e}, {file_size_mb(pte_fp32.path):.1f} MB"
             )
             print(
-                f"  ONNX Runtime int8  {per['ort_int8']:.2f} ms  {int8['ort'].fmt()} vs ORT fp32, "
+                f"  ONNX Runtime int8  {per['ort_int8']:.2f} ms  {fmt_ratio(int8['ort'])} vs ORT fp32, "
                 f"{file_size_mb(onnx_int8.path):.1f} MB, {agree['ort_int8']}{tag}"
             )
             print(
-                f"  ExecuTorch int8    {per['et_int8']:.2f} ms  {int8['et'].fmt()} vs ET fp32, "
+                f"  ExecuTorch int8    {per['et_int8']:.2f} ms  {fmt_ratio(int8['et'])} vs ET fp32, "
                 f"{file_size_mb(pte_int8.path):.1f} MB, {agree['et_int8']}{tag}"
             )
             if "et_int8_part" in s:
                 print(
-                    f"  ExecuTorch int8, slow ops fp32  {per['et_int8_part']:.2f} ms  {int8['et_part'].fmt()} vs ET fp32, "
+                    f"  ExecuTorch int8, slow ops fp32  {per['et_int8_part']:.2f} ms  {fmt_ratio(int8['et_part'])} vs ET fp32, "
                     f"{file_size_mb(runs['et_int8_part'].path):.1f} MB, {agree['et_int8_part']}{tag}"
                 )
-            met = "met" if int8[best].value >= int8_target else "MISSED"
+            met = "met" if int8[best].median >= int8_target else "MISSED"
             print(
-                f"  int8 target >= {int8_target}x on the better runtime: {best} {int8[best].value:.2f}x, {met} ({why})"
+                f"  int8 target >= {int8_target}x on the better runtime: {best} {int8[best].median:.2f}x, {met} ({why})"
             )
             if not same:
                 print(f"  outputs differ from eager: {diffs}")
             short = name.replace("mobilenet_v3_small", "mnv3s").replace("efficientnet_lite0", "lite0")
-            parts.append(f"{short} ort {r_ort.value:.1f}x et {r_et.value:.1f}x int8 {int8[best].value:.1f}x ({best})")
+            parts.append(
+                f"{short} ort {r_ort.median:.1f}x et {r_et.median:.1f}x int8 {int8[best].median:.1f}x ({best})"
+            )
     int8_targets = ", ".join(
         f"{name.replace('mobilenet_v3_small', 'mnv3s').replace('efficientnet_lite0', 'lite0')} {t}x"
         for name, (t, _) in INT8_TARGETS.items()

@@ -8,7 +8,8 @@ channels-last memory (notebook 09; the copy is remade when the model's parameter
 learner's model is never modified). The same batches through the unfolded model are reported, so the
 gain of folding shows. Both start from the same preprocessed
 tensors (preprocessing is identical per-image work on both sides; the end-to-end ratio from
-PIL images is printed too). Targets: MobileNetV3-small ≥ 2.5×; ResNet-50 ≥ 1.0× (on a CPU
+PIL images is printed too). Each comparison is timed interleaved by ``course_utils.measure.compare_functions``
+and reported as the median of the per-round ratios (``paired_ratio``). Targets: MobileNetV3-small ≥ 2.5×; ResNet-50 ≥ 1.0× (on a CPU
 ResNet-50 is already near the compute ceiling at batch 1, so batching must simply cost
 nothing). Random offline weights do not matter for speed. The last line reads
 ``name: value (target)``; the exit status is non-zero when a target is missed.
@@ -23,15 +24,17 @@ import copy
 import sys
 
 import torch
-from benchlib import finish, header, interleaved, ratio
+from benchlib import finish, fmt, fmt_ratio, header
 
 from course_utils import load_classifier, sample_images, setup
 from course_utils.data.images import to_batch
+from course_utils.measure import compare_functions, paired_ratio
 from course_utils.models.predict import default_batch_size, predict_proba, to_channels_last
 
 N_IMAGES = 32
 TARGETS = {"mobilenet_v3_small": 2.5, "resnet50": 1.0}
-ROUNDS = {"mobilenet_v3_small": 5, "resnet50": 3}
+ROUNDS = {"mobilenet_v3_small": 5, "resnet50": 5}
+BUDGET = 20.0  # seconds per comparison: more rounds until the spreads settle, at most this long
 
 
 def per_image_loop(model: torch.nn.Module, batch: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -54,14 +57,16 @@ def unfolded_batches(model: torch.nn.Module, batch: torch.Tensor, device: torch.
 
 
 def versus(slow, fast, rounds: int, device: torch.device):
-    """Time ``slow`` and ``fast`` interleaved: both timings and the per-round ratio slow / fast."""
-    s = interleaved({"slow": slow, "fast": fast}, rounds=rounds, device=device)
-    return s["slow"], s["fast"], ratio(s["slow"], s["fast"])
+    """Time ``slow`` and ``fast`` interleaved: both timings and the median per-round ratio slow / fast."""
+    s = compare_functions(
+        {"slow": slow, "fast": fast}, device, warmup=1, min_runs=rounds, min_run_time=1.0, max_run_time=BUDGET
+    )
+    return s["slow"], s["fast"], paired_ratio(s["slow"], s["fast"])
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=None, help="timed rounds per model (default 5 / 3)")
+    parser.add_argument("--rounds", type=int, default=None, help="interleaved runs per model at least (default 5)")
     args = parser.parse_args()
     device = setup(seed=0, quiet=True)
     header(
@@ -88,30 +93,30 @@ def main() -> int:
             args.rounds or ROUNDS[name],
             device,
         )
-        ratios[name] = r.value
-        ok &= r.value >= target
+        ratios[name] = r.median
+        ok &= r.median >= target
         print(
-            f"{name:<20} per-image loop {loop.fmt()}  batched {batched.fmt()}  "
-            f"speed-up {r.fmt()}  target >= {target}x  max |Δp| {diff:.1e}"
+            f"{name:<20} per-image loop {fmt(loop)}  batched {fmt(batched)}  "
+            f"speed-up {fmt_ratio(r)}  target >= {target}x  max |Δp| {diff:.1e}"
         )
         if name == "mobilenet_v3_small":  # what folding adds, and end to end from PIL images
             unfolded_model = to_channels_last(copy.deepcopy(clf.model))
             unfolded, _, r = versus(
                 lambda: unfolded_batches(unfolded_model, batch, device),  # noqa: B023
                 lambda: predict_proba(clf, batch),  # noqa: B023
-                3,
+                5,
                 device,
             )
-            print(f"{'':<20} same batches without folding {unfolded.fmt()}: folding gives {r.fmt()} (reported)")
+            print(f"{'':<20} same batches without folding {fmt(unfolded)}: folding gives {fmt_ratio(r)} (reported)")
             loop, batched, r = versus(
                 lambda: per_image_loop(loop_model, to_batch(images, clf.preprocess), device),  # noqa: B023
                 lambda: predict_proba(clf, images),  # noqa: B023
-                3,
+                5,
                 device,
             )
             print(
-                f"{'':<20} end to end incl. preprocessing: loop {loop.fmt()}  batched "
-                f"{batched.fmt()}  speed-up {r.fmt()} (reported)"
+                f"{'':<20} end to end incl. preprocessing: loop {fmt(loop)}  batched "
+                f"{fmt(batched)}  speed-up {fmt_ratio(r)} (reported)"
             )
     value = ", ".join(f"{n} {r:.2f}x" for n, r in ratios.items())
     target = ", ".join(f">= {t}x" for t in TARGETS.values())

@@ -1,10 +1,11 @@
 """Overhead of course_utils: ``load_classifier`` + ``predict`` versus the equivalent raw torchvision code.
 
 Same model, same image, same weights (cached pretrained weights when present, else the same
-random initialisation offline), interleaved round by round. The raw code is what a learner
+random initialisation offline), interleaved round by round (``course_utils.measure.compare_functions``).
+The raw code is what a learner
 would write by hand: build the model from its weights enum, ``eval()``, ``weights.transforms()``,
-PIL, ``inference_mode``, softmax, top-5. Target: course_utils at most 5 % slower (ratio of
-medians ≤ 1.05) for each model. The last line reads ``name: value (target)``; the exit status is
+PIL, ``inference_mode``, softmax, top-5. Target: course_utils at most 5 % slower (the median of the
+per-round ratios, ``paired_ratio``, ≤ 1.05) for each model. The last line reads ``name: value (target)``; the exit status is
 non-zero when the target is missed.
 
     COURSE_OFFLINE=1 python benchmarks/bench_overhead.py [--rounds N]
@@ -17,15 +18,17 @@ import sys
 
 import torch
 import torchvision
-from benchlib import finish, header, interleaved, ratio
+from benchlib import finish, fmt, fmt_ratio, header
 from PIL import Image
 
 from course_utils import load_classifier, predict, setup
 from course_utils.data.images import sample_path
+from course_utils.measure import compare_functions, paired_ratio
 from course_utils.models import get_weights
 
 MODELS = ("resnet50", "mobilenet_v3_small")
 MAX_SLOWDOWN = 1.05
+BUDGET = 30.0  # seconds per model: more rounds until the spreads settle, at most this long
 
 
 def raw(name: str, path: str, device: torch.device) -> list[tuple[str, float]]:
@@ -45,12 +48,12 @@ def raw(name: str, path: str, device: torch.device) -> list[tuple[str, float]]:
 def course(name: str, path: str, device: torch.device) -> list[tuple[str, float]]:
     """The same with course_utils."""
     clf = load_classifier(name, device=device, quiet=True)
-    return [(p.label, p.prob) for p in predict(clf, path, top=5)]
+    return [(p.label, p.prob) for p in predict(clf, path, k=5)[0]]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--rounds", type=int, default=15, help="interleaved runs per model at least")
     args = parser.parse_args()
     device = setup(seed=0, quiet=True)
     header("course_utils load + predict vs raw torchvision, one image", device)
@@ -64,21 +67,23 @@ def main() -> int:
         same = [label for label, _ in a] == [label for label, _ in b] and all(
             abs(p - q) < 1e-4 for (_, p), (_, q) in zip(a, b)
         )
-        s = interleaved(
+        s = compare_functions(
             {
                 "raw": lambda: raw(name, path, device),  # noqa: B023
                 "course": lambda: course(name, path, device),  # noqa: B023
             },
-            rounds=args.rounds,
+            device,
             warmup=1,
-            device=device,
+            min_runs=args.rounds,
+            min_run_time=2.0,
+            max_run_time=BUDGET,
         )
-        r = ratio(s["course"], s["raw"])
-        slowdowns[name] = r.value
-        ok &= same and r.value <= MAX_SLOWDOWN
+        r = paired_ratio(s["course"], s["raw"])
+        slowdowns[name] = r.median
+        ok &= same and r.median <= MAX_SLOWDOWN
         print(
-            f"{name:<20} raw {s['raw'].fmt()}  course_utils {s['course'].fmt()}  "
-            f"course/raw {r.fmt()}  same top-5: {same}"
+            f"{name:<20} raw {fmt(s['raw'])}  course_utils {fmt(s['course'])}  "
+            f"course/raw {fmt_ratio(r)}  same top-5: {same}"
         )
     value = ", ".join(f"{n} {v:.3f}x" for n, v in slowdowns.items())
     return finish("course_overhead", value, f"course/raw <= {MAX_SLOWDOWN}", ok)

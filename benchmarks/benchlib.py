@@ -1,83 +1,32 @@
-"""Shared plumbing of the benchmark scripts: interleaved repeats, medians with min–max, the result line.
+"""Shared plumbing of the benchmark scripts: the machine line, the result line, how timings are printed.
 
-Shared machines are noisy, so every script compares the things it measures *side by side in
-one run*: each round times every candidate once, in turn, after a warm-up, and the result is
-the ratio of medians together with the min–max of the per-round ratios. A load spike then
-hits both sides of a ratio instead of one.
+Shared machines are noisy, so every script compares the things it measures *side by side in one
+run*, through ``course_utils.measure`` (the timing the notebooks teach): ``compare_functions`` times
+every candidate once per round, in rotating order, after a warm-up, for at least ``min_runs`` rounds
+and until the spreads settle or the budget is spent; ``paired_ratio`` gives the **median of the
+per-round ratios** with its interquartile range. A load spike then hits both sides of a ratio instead
+of one. Nothing here times anything itself.
 """
 
 from __future__ import annotations
 
 import os
 import platform
-import statistics
 import sys
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 
-from course_utils.measure import synchronize
+from course_utils.measure import Ratio, Timing
 
 
-@dataclass(frozen=True)
-class Sample:
-    """Seconds per call of one candidate over several rounds."""
-
-    times: tuple[float, ...]
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.times)
-
-    @property
-    def lo(self) -> float:
-        return min(self.times)
-
-    @property
-    def hi(self) -> float:
-        return max(self.times)
-
-    def fmt(self, scale: float = 1e3, unit: str = "ms") -> str:
-        """``'12.3 ms (min–max 11.9–14.0)'``."""
-        return f"{self.median * scale:.1f} {unit} (min–max {self.lo * scale:.1f}–{self.hi * scale:.1f})"
+def fmt(t: Timing, scale: float = 1e3, unit: str = "ms") -> str:
+    """``'12.3 ms (IQR 0.4, 9 runs)'``: the median seconds per call of a ``course_utils.measure`` timing."""
+    return f"{t.median * scale:.1f} {unit} (IQR {t.iqr * scale:.1f}, {len(t.times)} runs)"
 
 
-@dataclass(frozen=True)
-class Ratio:
-    """``slow / fast``: the ratio of the medians, and the min–max of the per-round ratios."""
-
-    value: float
-    lo: float
-    hi: float
-
-    def fmt(self) -> str:
-        return f"{self.value:.2f}x (per round {self.lo:.2f}–{self.hi:.2f})"
-
-
-def interleaved(
-    fns: dict[str, Callable[[], object]], rounds: int = 5, warmup: int = 1, device: str | torch.device | None = None
-) -> dict[str, Sample]:
-    """Time every function once per round, in turn (after ``warmup`` untimed rounds); the device is synchronised."""
-    if rounds < 1 or not fns:
-        raise ValueError(f"interleaved needs at least one function and one round, got {len(fns)} and {rounds}")
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for r in range(warmup + rounds):
-        for name, fn in fns.items():
-            synchronize(device)
-            start = time.perf_counter()
-            fn()
-            synchronize(device)
-            if r >= warmup:
-                times[name].append(time.perf_counter() - start)
-    return {name: Sample(tuple(t)) for name, t in times.items()}
-
-
-def ratio(slow: Sample, fast: Sample) -> Ratio:
-    """How many times faster ``fast`` is than ``slow`` (round by round for the spread)."""
-    per_round = [s / f for s, f in zip(slow.times, fast.times)]
-    return Ratio(slow.median / fast.median, min(per_round), max(per_round))
+def fmt_ratio(r: Ratio) -> str:
+    """``'2.00x (IQR 0.10 over 9 rounds)'``: the median of the per-round ratios of ``paired_ratio``."""
+    return f"{r.median:.2f}x (IQR {r.iqr:.2f} over {r.rounds} rounds)"
 
 
 def load() -> str:

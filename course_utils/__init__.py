@@ -11,13 +11,14 @@ Everything else lives in a subpackage named for its job (see docs/architecture.m
 from .core.device import configure_threads, get_device, seed_everything, setup
 from .core.errors import CourseError, DownloadError, ImageLoadError, UnknownModelError, WeightsUnavailableError
 from .core.settings import offline
-from .data.images import load_image, load_images, sample_image, sample_images, sample_path
+from .data.images import EXPECTED_CLASSES, load_image, load_images, sample_image, sample_images, sample_path, to_batch
 from .exercises import check, show_solution
 from .models import Classifier, Prediction, load_classifier, predict, predict_proba, topk
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "EXPECTED_CLASSES",
     "Classifier",
     "CourseError",
     "DownloadError",
@@ -40,5 +41,6 @@ __all__ = [
     "seed_everything",
     "setup",
     "show_solution",
+    "to_batch",
     "topk",
 ]

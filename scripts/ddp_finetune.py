@@ -30,7 +30,7 @@ from torch.utils.data.distributed import DistributedSampler
 from course_utils.core.device import seed_everything
 from course_utils.data.checkpoints import build_preprocess, save_checkpoint
 from course_utils.data.datasets import ImageFolderDataset, course_dataset
-from course_utils.models import load_classifier, replace_head
+from course_utils.models import load_classifier, reset_classifier
 from course_utils.train import param_groups, run_epoch
 
 
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
         else course_dataset(transform=preprocess, quiet=rank != 0, progress=rank == 0)
     )
     model = clf.model
-    head = replace_head(model, len(data.classes))
+    head = reset_classifier(model, len(data.classes))
     groups = param_groups(model, head, args.head_lr, args.backbone_lr)
     model.to(device)
     if args.sync_bn and use_cuda:
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
         Path(args.dump_dir).mkdir(parents=True, exist_ok=True)
         torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, Path(args.dump_dir) / f"rank{rank}.pt")
     if rank == 0:
-        path = save_checkpoint(args.out, model, data.classes, preprocess, arch=args.model, world_size=world)
+        path = save_checkpoint(model, args.out, data.classes, preprocess, arch=args.model, world_size=world)
         print(f"saved {path}", flush=True)
     dist.barrier()
     dist.destroy_process_group()

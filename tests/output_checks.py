@@ -28,11 +28,13 @@ from pathlib import Path
 
 import pytest
 
+from course_utils.measure import MIN_RUNS  # the package's one value
+
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = Path(os.environ.get("COURSE_BUILD_DIR") or ROOT / "_build")  # where executed copies and screenshots go
 EXECUTED = BUILD / "executed"
 SHOTS = BUILD / "screenshots" / "notebooks"
-MIN_RUNS = 5
+
 STDERR_TAGS = {"stderr-expected", "raises-exception"}
 
 _PERCENT = re.compile(r"(?<![\w.])(\d{1,6}(?:\.\d+)?)\s?%")

@@ -34,10 +34,42 @@ def _layer(rel: pathlib.PurePath) -> str | None:
     return "exercises" if head == "solutions" else head if head in LAYERS else None
 
 
+def _import_module_target(call: ast.Call, rel: pathlib.PurePath) -> list[str] | None:
+    """The course_utils path that ``importlib.import_module(...)`` names, as far as it is written out."""
+    func = call.func
+    name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+    if name != "import_module" or not call.args:
+        return None
+    arg, text = call.args[0], ""
+    if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+        text = arg.value
+    elif isinstance(arg, ast.JoinedStr):
+        for part in arg.values:
+            if isinstance(part, ast.Constant):
+                text += part.value
+            elif (
+                isinstance(part, ast.FormattedValue)
+                and isinstance(part.value, ast.Name)
+                and part.value.id == "__name__"
+            ):
+                module = [p.removesuffix(".py") for p in rel.parts]
+                text += ".".join(["course_utils", *(module[:-1] if module[-1] == "__init__" else module)])
+            else:
+                break
+    if text.startswith("course_utils."):
+        return [p for p in text.split(".")[1:] if p]
+    return None
+
+
 def _imported_layers(source: str, rel: pathlib.PurePath) -> set[tuple[str, int]]:
-    """``(layer, line)`` of every course_utils module that ``source`` (at ``rel`` in the package) imports."""
+    """``(layer, line)`` of every course_utils module that ``source`` (at ``rel`` in the package) imports.
+
+    Every import form counts: ``from . import``, ``from course_utils.x import``, ``import course_utils.x`` and
+    ``importlib.import_module("course_utils.x")`` (also as an f-string starting with ``{__name__}``).
+    """
     found = set()
     for node in ast.walk(ast.parse(source)):
+        targets: list[list[str]] = []
         if isinstance(node, ast.ImportFrom):
             if node.level:
                 base = list(rel.parent.parts)[: len(rel.parent.parts) - (node.level - 1)]
@@ -48,6 +80,14 @@ def _imported_layers(source: str, rel: pathlib.PurePath) -> set[tuple[str, int]]
                 continue
             if not target:  # `from . import x` at the top: x is the layer
                 target = [node.names[0].name]
+            targets.append(target)
+        elif isinstance(node, ast.Import):
+            targets += [a.name.split(".")[1:] for a in node.names if a.name.startswith("course_utils.")]
+        elif isinstance(node, ast.Call):
+            target = _import_module_target(node, rel)
+            if target:
+                targets.append(target)
+        for target in targets:
             layer = _layer(pathlib.PurePath(*target))
             if layer:
                 found.add((layer, node.lineno))
@@ -71,6 +111,20 @@ def test_the_layer_check_can_fail():
     """The import walk sees imports that go up, relative or absolute (a check that cannot fail is no check)."""
     source = "from ..plots import figure_png\nfrom course_utils.train import fit\nfrom .errors import CourseError\n"
     assert _imported_layers(source, pathlib.PurePath("core", "x.py")) == {("plots", 1), ("train", 2), ("core", 3)}
+    source = (
+        "import course_utils.deploy.export\n"
+        "importlib.import_module('course_utils.cli.doctor')\n"
+        "import_module(f'course_utils.solutions.{name}')\n"
+        "importlib.import_module(f'{__name__}.nb04')\n"
+        "importlib.import_module(name)\n"
+    )
+    assert _imported_layers(source, pathlib.PurePath("core", "x.py")) == {
+        ("deploy", 1),
+        ("cli", 2),
+        ("exercises", 3),
+        ("core", 4),  # {__name__} of core/x.py: course_utils.core.x.nb04
+    }
+    assert _imported_layers(source, pathlib.PurePath("exercises", "__init__.py")) >= {("exercises", 4)}
 
 
 def _bare_builtin_raises(source: str, rel: pathlib.PurePath) -> list[str]:
@@ -119,7 +173,7 @@ def test_every_error_is_a_course_error_and_a_builtin_defined_in_one_place():
 FIGURE_FUNCTIONS = [
     name
     for name, fn in inspect.getmembers(plots, inspect.isfunction)
-    if fn.__module__ == plots.__name__
+    if fn.__module__.startswith(plots.__name__ + ".")
     and not name.startswith("_")
     and "Figure" in str(fn.__annotations__.get("return"))
 ]
@@ -128,12 +182,15 @@ FIGURE_FUNCTIONS = [
 def test_every_figure_function_lives_in_plots_is_typed_and_takes_ax():
     assert len(FIGURE_FUNCTIONS) >= 13, FIGURE_FUNCTIONS
     for name in FIGURE_FUNCTIONS:
-        params = inspect.signature(getattr(plots, name)).parameters
+        fn = getattr(plots, name)
+        params = inspect.signature(fn).parameters
         assert "ax" in params and params["ax"].default is None, name
+        assert name.startswith("plot_"), f"{name}: every figure function is named plot_*"
+        assert fn.__annotations__["return"] in ("Figure", Figure), f"{name} returns {fn.__annotations__['return']}"
     elsewhere = [
         f"{path.relative_to(PACKAGE)}:{node.lineno} {node.name}"
         for path in _sources()
-        if path.name != "plots.py"
+        if path.relative_to(PACKAGE).parts[0] != "plots"
         for node in ast.walk(ast.parse(path.read_text()))
         if isinstance(node, ast.FunctionDef) and node.returns is not None and "Figure" in ast.unparse(node.returns)
     ]

@@ -11,7 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 import torch
 import torchvision
 
@@ -28,20 +27,26 @@ import run_all  # noqa: E402
 RESULT_LINE = re.compile(r"^[a-z0-9_]+: .+ \(.+\)$")
 
 
-def test_interleaved_times_every_function_each_round_and_ratio_is_slow_over_fast():
+def test_benchmarks_time_through_measure_and_print_its_median_of_ratios():
+    """benchlib has no timer of its own: the benchmarks time with course_utils.measure (interleaved, rotating
+    order) and benchlib only formats its Timing and its Ratio (the median of the per-round ratios)."""
+    from course_utils.measure import MIN_RUNS, compare_functions, paired_ratio
+
+    assert not hasattr(benchlib, "interleaved") and not hasattr(benchlib, "ratio")
     calls = []
-    s = benchlib.interleaved(
+    t = compare_functions(
         {"slow": lambda: (calls.append("s"), time.sleep(0.02)), "fast": lambda: (calls.append("f"), time.sleep(0.005))},
-        rounds=3,
         warmup=1,
+        min_run_time=0.1,
+        max_run_time=0.5,
     )
-    assert calls == ["s", "f"] * 4  # one warm-up round, then three timed rounds, in turn
-    assert len(s["slow"].times) == 3 and s["slow"].lo <= s["slow"].median <= s["slow"].hi
-    r = benchlib.ratio(s["slow"], s["fast"])
-    assert 1.5 < r.value < 8 and r.lo <= r.value <= r.hi
-    assert "min–max" in s["fast"].fmt() and "per round" in r.fmt()
-    with pytest.raises(ValueError):
-        benchlib.interleaved({}, rounds=1)
+    assert len(t["slow"].times) == len(t["fast"].times) >= MIN_RUNS and set(calls) == {
+        "s",
+        "f",
+    }  # every round runs both
+    r = paired_ratio(t["slow"], t["fast"])
+    assert 1.5 < r.median < 8 and r.rounds == len(t["slow"].times)
+    assert benchlib.fmt(t["fast"]).endswith(f"{len(t['fast'].times)} runs)") and "rounds" in benchlib.fmt_ratio(r)
 
 
 def test_finish_prints_the_result_line_and_fails_when_missed(capsys):
@@ -125,7 +130,8 @@ def test_default_batch_size_and_predict_proba_agrees_across_batch_sizes():
     torch.testing.assert_close(
         predict_proba(clf, photos), predict_proba(clf, photos, batch_size=1), atol=1e-5, rtol=1e-4
     )
+    expected = predict_proba(clf, photos[:1])
     block = next(m for m in clf.model.modules() if isinstance(m, torch.nn.BatchNorm2d))
     block.train()  # one submodule left in training mode: predict_proba must still evaluate the whole model
-    predict_proba(clf, photos[:1])
-    assert not any(m.training for m in clf.model.modules())
+    torch.testing.assert_close(predict_proba(clf, photos[:1]), expected)
+    assert [m for m in clf.model.modules() if m.training] == [block]  # and leave every flag as it found it

@@ -1,4 +1,8 @@
-"""A real browser: JupyterLab on 127.0.0.1, Debian's chromium driven by Playwright, notebook 00 run top to bottom.
+"""A real browser: JupyterLab on 127.0.0.1, chromium driven by Playwright, notebook 00 run top to bottom.
+
+The browser is the chromium Playwright downloads itself when it is there (``python -m playwright install
+--with-deps chromium``: what the GitHub workflows do on Ubuntu, whose apt ``chromium`` is only a snap stub),
+else Debian's ``chromium`` on PATH (``.ci/run`` installs it), else ``chromium-browser`` on PATH.
 
 Checks that every cell runs without an error output, that the ipywidgets slider renders, and that
 moving it fires its Python callback in the kernel (the label below it changes); then, in notebook
@@ -9,6 +13,7 @@ with the reason; in CI (``CI=true``, where ``.ci/run`` installs both) a missing 
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import shutil
@@ -22,9 +27,23 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 NOTEBOOKS = ("00_start_here.ipynb", "02_resnet_inference.ipynb")
 SHOTS = ROOT / "_build" / "screenshots"
+
+
+@functools.cache
+def chromium_executable() -> str | None:
+    """Playwright's own chromium when it has been downloaded, else Debian's ``chromium``, else ``chromium-browser``."""
+    try:
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as pw:
+            bundled = pw.chromium.executable_path
+        if bundled and Path(bundled).is_file():
+            return bundled
+    except Exception:  # Playwright missing or its driver unable to start: look on PATH only
+        pass
+    return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def _missing() -> str | None:
@@ -32,8 +51,11 @@ def _missing() -> str | None:
         import playwright.sync_api  # noqa: F401
     except ImportError:
         return "Playwright for Python is not installed (pip install playwright)"
-    if CHROMIUM is None:
-        return "Debian's chromium is not installed (apt-get install chromium)"
+    if chromium_executable() is None:
+        return (
+            "no chromium: neither Debian's (apt-get install chromium) nor Playwright's "
+            "(python -m playwright install --with-deps chromium)"
+        )
     return None
 
 
@@ -98,7 +120,7 @@ def lab(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    """Debian's chromium driven by Playwright (also the site test's browser); skipped without it, except in CI."""
+    """Chromium driven by Playwright (also the site test's browser); skipped without it, except in CI."""
     reason = _missing()
     if reason:
         if os.environ.get("CI"):
@@ -109,7 +131,7 @@ def browser():
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
         chromium = pw.chromium.launch(
-            executable_path=CHROMIUM,
+            executable_path=chromium_executable(),
             headless=True,
             args=[
                 "--no-sandbox",

@@ -11,7 +11,7 @@ import torch
 
 from course_utils.core.device import seed_everything
 from course_utils.data.checkpoints import load_checkpoint
-from course_utils.models import load_classifier, replace_head
+from course_utils.models import load_classifier, reset_classifier
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,7 +60,7 @@ def test_two_ranks_end_with_identical_weights(tmp_path):
     # the ranks did train: the weights moved away from the common starting point
     seed_everything(0)
     start = load_classifier("resnet18", device="cpu", quiet=True).model
-    replace_head(start, 5)
+    reset_classifier(start, 5)
     assert not torch.equal(start.fc.weight, r0["fc.weight"])
     assert not torch.equal(start.conv1.weight, r0["conv1.weight"])
     ckpt = load_checkpoint(tmp_path / "ddp.pt")

@@ -23,7 +23,6 @@ from course_utils.core.errors import (
     WrongDeviceError,
 )
 from course_utils.deploy import (
-    MIN_RUNS,
     Agreement,
     OnnxModel,
     PteModel,
@@ -48,8 +47,8 @@ from course_utils.deploy import (
     speedup_verdict,
     state_dict_size_mb,
 )
-from course_utils.deploy.runtimes import MIN_VERSIONS
-from course_utils.measure import Ratio, Timing, paired_ratio
+from course_utils.deploy.availability import MIN_VERSIONS
+from course_utils.measure import MIN_RUNS, Ratio, Timing, paired_ratio
 from course_utils.models import folded_copy
 from course_utils.models.surgery import count_batchnorms, randomise_batchnorm
 

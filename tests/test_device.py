@@ -5,9 +5,11 @@ from __future__ import annotations
 import random
 
 import numpy as np
+import pytest
 import torch
 
 from course_utils.core.device import configure_threads, get_device, seed_everything, setup
+from course_utils.core.errors import SettingError
 
 
 def test_get_device_prefers_accelerators_and_honours_override(monkeypatch):
@@ -59,9 +61,30 @@ def test_thread_precedence_argument_course_threads_omp_then_cpus():
     assert resolve_threads(None, {"OMP_NUM_THREADS": "5"}, cpu_count=8) == 5  # then OMP_NUM_THREADS, as torch does
     assert resolve_threads(None, {"OMP_NUM_THREADS": "4,2"}, cpu_count=8) == 4  # OpenMP's nested form
     assert resolve_threads(None, {}, cpu_count=8) == 8  # then the CPU count
-    for bad in ("", "zero", "0", "-2"):  # invalid values are skipped, not fatal
-        assert resolve_threads(None, {"COURSE_THREADS": bad, "OMP_NUM_THREADS": "6"}, cpu_count=8) == 6
+    assert resolve_threads(None, {"COURSE_THREADS": "", "OMP_NUM_THREADS": "6"}, cpu_count=8) == 6  # empty: unset
+    for bad in ("zero", "0", "-2"):  # the course's own variable: a bad value names itself
+        with pytest.raises(SettingError, match=f"COURSE_THREADS='{bad}'"):
+            resolve_threads(None, {"COURSE_THREADS": bad, "OMP_NUM_THREADS": "6"}, cpu_count=8)
+    for bad in ("zero", "0", "-2"):  # torch's variable: skipped, as torch skips it
+        assert resolve_threads(None, {"OMP_NUM_THREADS": bad}, cpu_count=8) == 8
     assert resolve_threads(0, env, cpu_count=8) == 1
+
+
+def test_bad_settings_name_the_variable(monkeypatch):
+    from course_utils.core.device import get_device
+    from course_utils.core.settings import env_flag, offline
+
+    monkeypatch.setenv("COURSE_DEVICE", "banana")
+    with pytest.raises(SettingError, match="COURSE_DEVICE='banana': not a device"):
+        get_device()
+    with pytest.raises(SettingError, match="prefer='gpu0'"):
+        get_device("gpu0")
+    monkeypatch.setenv("COURSE_OFFLINE", "maybe")
+    with pytest.raises(SettingError, match="COURSE_OFFLINE='maybe'"):
+        offline()
+    for value, want in (("1", True), ("ON", True), ("0", False), ("off", False), ("", False)):
+        monkeypatch.setenv("COURSE_FULL", value)
+        assert env_flag("COURSE_FULL") is want
 
 
 def test_setup_honours_omp_num_threads(monkeypatch):

@@ -25,7 +25,7 @@ from course_utils.inspect import (  # noqa: E402
     nearest_neighbours,
 )
 from course_utils.models import backbone  # noqa: E402
-from course_utils.plots import similarity_heatmap  # noqa: E402
+from course_utils.plots import plot_similarity  # noqa: E402
 
 TINY_PREPROCESS = v2.Compose([v2.ToImage(), v2.Resize((16, 16), antialias=True), v2.ToDtype(torch.float32, scale=True)])
 
@@ -42,7 +42,9 @@ def _colour_images(n: int) -> list[Image.Image]:
 def test_backbone_equals_forward_features(lite0):
     x = torch.stack([lite0.preprocess(sample_image(n)) for n in ("chelsea", "rocket")])
     with torch.inference_mode():
-        assert torch.allclose(backbone(lite0)(x), lite0.model.forward_features(x), atol=1e-5)
+        assert torch.allclose(
+            backbone(lite0)(x), lite0.model.forward_head(lite0.model.forward_features(x), pre_logits=True), atol=1e-5
+        )
 
 
 def test_augmented_views_are_reproducible_and_leave_global_rng_alone():
@@ -133,10 +135,10 @@ def test_augmented_cat_finds_the_original_cat(lite0):
 
 def test_similarity_heatmap():
     sim = cosine_similarity_matrix(torch.randn(4, 6, generator=torch.Generator().manual_seed(0)))
-    fig = similarity_heatmap(sim, list("abcd"), title="t", annotate=True)
+    fig = plot_similarity(sim, list("abcd"), title="t", annotate=True)
     assert isinstance(fig, Figure)
     with pytest.raises(EmbeddingError, match="one label per row"):
-        similarity_heatmap(sim, ["a"])
+        plot_similarity(sim, ["a"])
     matplotlib.pyplot.close("all")
 
 

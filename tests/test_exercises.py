@@ -11,12 +11,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from course_utils.core.errors import CourseError, UnknownExerciseError
+from course_utils.core.errors import CourseError, ExerciseRegistryError, UnknownExerciseError
 from course_utils.exercises import (
     Result,
     all_exercises,
     check,
     evaluate,
+    exercise,
+    module_for,
     show_solution,
     solution_source,
 )
@@ -28,7 +30,7 @@ EMOJI = re.compile("[\U0001f300-\U0001faff\u2600-\u26ff\u2705\u274c\u231b\u23f3]
 
 
 def _solutions(ex_id: str):
-    return importlib.import_module(f"course_utils.solutions.nb{ex_id.split('.')[0]}")
+    return importlib.import_module(f"course_utils.solutions.{module_for(ex_id)}")
 
 
 def _stub(*args, **kwargs):
@@ -37,6 +39,26 @@ def _stub(*args, **kwargs):
 
 def _name(answer: object) -> str:
     return getattr(answer, "__name__", None) or repr(answer)[:60]
+
+
+def test_the_exercise_registry_is_strict():
+    def checker(answer):
+        pass
+
+    checker.__module__ = "course_utils.exercises.nb04"
+    with pytest.raises(ExerciseRegistryError, match="already registered"):
+        exercise("04.1", "a second checker under a taken id")(checker)
+    with pytest.raises(ExerciseRegistryError, match="belongs in course_utils.exercises.nb05"):
+        exercise("05.9", "a checker in another notebook's module")(checker)
+    for bad in ("4.1", "04", "04.x", 4.1):
+        with pytest.raises(ExerciseRegistryError, match="form 'NN.k'"):
+            exercise(bad, "a malformed id")
+    assert "05.9" not in all_exercises() and module_for("4.2") == "nb04" == module_for("04.10")
+    import course_utils.exercises.nb04 as nb04_checkers
+
+    before = all_exercises()["04.1"].checker
+    importlib.reload(nb04_checkers)  # a reload re-registers its own checkers: no error
+    assert all_exercises()["04.1"].checker.__qualname__ == before.__qualname__
 
 
 def test_there_are_exercises():
@@ -98,7 +120,7 @@ def _notebook_sources() -> dict[str, list[str]]:
 def test_every_exercise_is_used_in_its_notebook():
     sources = {k: "\n".join(v) for k, v in _notebook_sources().items()}
     for ex_id in EXERCISES:
-        text = sources.get(ex_id.split(".")[0].zfill(2), "")
+        text = sources.get(module_for(ex_id).removeprefix("nb"), "")
         assert f'check("{ex_id}"' in text, f"exercise {ex_id} is registered but never checked in its notebook"
 
 
@@ -195,3 +217,25 @@ def test_show_solution_prints_source(capsys):
     assert "def top_k" in capsys.readouterr().out
     show_solution("00.1")
     assert "torch.zeros(2, 3, 224, 224)" in capsys.readouterr().out
+
+
+def test_no_library_name_equals_an_exercise_answer():
+    """A learner who writes ``replace_head`` for exercise 06.2 must not meet a library ``replace_head`` that does
+    something else: answers (the solutions' public names) and the library's public names never coincide."""
+    import pkgutil
+
+    import course_utils
+
+    answers = {}
+    for info in pkgutil.iter_modules(importlib.import_module("course_utils.solutions").__path__):
+        module = importlib.import_module(f"course_utils.solutions.{info.name}")
+        answers.update({name: info.name for name in module.__all__})
+    library = {}
+    for info in pkgutil.walk_packages(course_utils.__path__, "course_utils."):
+        if info.name.startswith(("course_utils.exercises", "course_utils.solutions")) or info.name.endswith("__main__"):
+            continue
+        module = importlib.import_module(info.name)
+        library.update({name: info.name for name in getattr(module, "__all__", [])})
+    clashes = sorted(f"{name} ({answers[name]} answer, {library[name]})" for name in set(answers) & set(library))
+    assert not clashes, clashes
+    assert len(answers) >= 25 and "replace_head" in answers and "make_optimizer" in answers

@@ -44,7 +44,7 @@ def test_feature_maps_shapes_and_values(lite0, maps):
     with torch.inference_mode():
         pooled = m.act(m._bn1(m._conv_head(maps["_blocks.15"]))).mean(dim=(2, 3))
         x = torch.stack([lite0.preprocess(sample_image(n)) for n in ("chelsea", "coffee")])
-        assert torch.allclose(pooled, m.forward_features(x), atol=1e-4)
+        assert torch.allclose(pooled, m.forward_head(m.forward_features(x), pre_logits=True), atol=1e-4)
 
 
 def test_top_channels_ranks_by_mean():

@@ -56,8 +56,10 @@ def test_a_difference_needs_more_than_the_spread_and_three_seeds():
     assert "within noise" in ff.verdict(close, probe, ("a", "b"))
     with pytest.raises(ExperimentError, match="at least 3 seeds"):
         ff.differs(ff.Runs([0.1, 0.2]), probe)
-    with pytest.raises(ExperimentError, match="two Runs"):
-        ff.differs([0.1, 0.2, 0.3], probe)
+    assert ff.differs([0.1, 0.2, 0.3], probe)  # plain lists of per-seed values work too
+    for bad in (0.5, "0.1 0.2 0.3"):
+        with pytest.raises(ExperimentError, match="sequences of numbers"):
+            ff.differs(bad, probe)
     with pytest.raises(ExperimentError, match="two methods"):
         ff.verdict(probe, pixels, ("only one",))
 

@@ -22,7 +22,7 @@ from course_utils.inspect import (  # noqa: E402
     mass_inside,
     to_display,
 )
-from course_utils.plots import overlay, show_gradcam  # noqa: E402
+from course_utils.plots import overlay, plot_gradcam  # noqa: E402
 
 CAT_CLASSES = {"tabby", "tiger cat", "Egyptian cat"}
 
@@ -138,16 +138,17 @@ def test_overlay_and_figure():
     assert not np.allclose(mixed[:, :16], mixed[:, 16:])
     with pytest.raises(GradCAMError, match="differ in size"):
         overlay(image, torch.zeros(8, 8))
-    fig = show_gradcam([image, image], [cam, cam], ["a", "b"])
+    fig = plot_gradcam([image, image], [cam, cam], ["a", "b"])
     assert isinstance(fig, Figure) and len(fig.axes) == 4
     with pytest.raises(GradCAMError):
-        show_gradcam([image], [cam, cam])
+        plot_gradcam([image], [cam, cam])
     matplotlib.pyplot.close("all")
 
 
 def test_gradcam_follows_the_object_not_the_side(lite0):
     """Swap the halves: the evidence moves with the objects."""
     swapped = torch.cat([lite0.preprocess(sample_image("coffee")), lite0.preprocess(sample_image("chelsea"))], dim=2)
+    swapped = swapped[None]  # a preprocessed batch of one [1, 3, 224, 448] (a 3-D tensor would be a raw image)
     tabby = grad_cam(lite0, swapped, "_conv_head", classes=lite0.categories.index("tabby")).cam[0]
     espresso = grad_cam(lite0, swapped, "_conv_head", classes=lite0.categories.index("espresso")).cam[0]
     assert mass_inside(tabby, (224, 0, 448, 224)) > 0.7

@@ -17,10 +17,10 @@ from course_utils.data.images import (
     image_files,
     load_image,
     load_images,
+    normalise_pil,
     sample_image,
     sample_images,
     sample_path,
-    to_rgb,
 )
 
 
@@ -229,4 +229,4 @@ def test_folders_and_lists(tmp_path):
 
 def test_to_rgb_keeps_rgb_untouched():
     img = _gradient()
-    assert to_rgb(img).tobytes() == img.tobytes()
+    assert normalise_pil(img).tobytes() == img.tobytes()

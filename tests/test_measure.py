@@ -53,11 +53,13 @@ def test_threads_are_fixed_during_the_run_and_restored():
 
 
 def test_latency_of_one_real_model_restores_nothing_broken():
-    model = torchvision.models.mobilenet_v3_small()
+    model = torchvision.models.mobilenet_v3_small()  # in train mode, as built
+    strides = [p.stride() for p in model.parameters()]
     t = compare_latency({"v3s": model}, input_size=96, batch_size=2, min_run_time=0.05)["v3s"]
     assert t.batch_size == 2 and t.label == "v3s" and t.device == "cpu"
     assert t.median > 0 and t.throughput == pytest.approx(2 / t.median)
-    assert not model.training
+    # timed in eval mode and channels-last, then given back as it was: train mode, its own memory format
+    assert all(m.training for m in model.modules()) and [p.stride() for p in model.parameters()] == strides
 
 
 def test_bigger_input_is_slower():

@@ -7,7 +7,7 @@ import torch
 import torchvision
 from torch import nn
 
-from course_utils.core.errors import UnknownModelError, WeightsUnavailableError
+from course_utils.core.errors import ModelRegistryError, UnknownModelError, WeightsUnavailableError
 from course_utils.core.files import sha256_file
 from course_utils.data.images import EXPECTED_CLASSES, sample_image
 from course_utils.models import COURSE_MODELS, IMAGENET_CATEGORIES, get_weights, list_models, load_classifier, predict
@@ -50,9 +50,9 @@ def test_weights_none_is_random_and_says_so():
 
 def test_lite0_real_predictions(lite0):
     assert lite0.pretrained and lite0.notice is None
-    cat = predict(lite0, sample_image("chelsea"), top=3)
+    (cat,) = predict(lite0, sample_image("chelsea"), k=3)  # one list of predictions per image
     assert cat[0].label in EXPECTED_CLASSES["chelsea"] and cat[0].prob > 0.3
-    coffee = predict(lite0, sample_image("coffee"), top=1)
+    (coffee,) = predict(lite0, sample_image("coffee"), k=1)
     assert coffee[0].label == "espresso" and coffee[0].prob > 0.8
     assert lite0.categories is IMAGENET_CATEGORIES
 
@@ -65,7 +65,8 @@ def test_lite0_architecture_matches_published_figures():
     assert not any(isinstance(m, torch.nn.Sigmoid) for m in model.modules())  # Lite: no squeeze-excitation
     out = model.eval()(torch.randn(2, 3, 224, 224))
     assert out.shape == (2, 1000)
-    assert model.forward_features(torch.randn(1, 3, 224, 224)).shape == (1, 1280)
+    fmap = model.forward_features(torch.randn(1, 3, 224, 224))
+    assert fmap.shape == (1, 1280, 7, 7) and model.forward_head(fmap, pre_logits=True).shape == (1, 1280)
 
 
 def test_same_padding_matches_tensorflow_rule():
@@ -105,14 +106,18 @@ def test_efficientnet_lite0_is_a_registered_model_like_any_other(monkeypatch):
     with pytest.raises(UnknownModelError, match="DEFAULT"):
         get_weights("efficientnet_lite0", "IMAGENET9K")
     # A model registered the same way loads through the same path: the registry, not a special case.
-    monkeypatch.setitem(_REGISTRY, "tiny_course_net", None)
-    register_model(
-        ModelEntry(
-            "tiny_course_net",
-            lambda n: nn.Sequential(nn.Flatten(), nn.Linear(12, n)),
-            lambda s: None,
-            lambda: lambda img: torch.zeros(3, 2, 2),
-        )
+    monkeypatch.setitem(_REGISTRY, "tiny_course_net", None)  # removed again when the test ends
+    monkeypatch.delitem(_REGISTRY, "tiny_course_net")
+    tiny = ModelEntry(
+        "tiny_course_net",
+        lambda n: nn.Sequential(nn.Flatten(), nn.Linear(12, n)),
+        lambda s: None,
+        lambda: lambda img: torch.zeros(3, 2, 2),
     )
+    register_model(tiny)
+    with pytest.raises(ModelRegistryError, match="already registered under the name 'tiny_course_net'"):
+        register_model(tiny)  # as strict as torchvision: a taken name raises, it is not silently replaced
+    with pytest.raises(ModelRegistryError, match="torchvision classifier"):
+        register_model(ModelEntry("resnet18", tiny.build, tiny.weights))
     clf = load_classifier("tiny_course_net", device="cpu")
     assert not clf.pretrained and clf.model[1].out_features == 1000 and "tiny_course_net" in list_models()

@@ -114,6 +114,48 @@ def test_imports_only_in_setup_cell(nb):
     assert not offenders, f"{nb.name}: imports belong in the setup cell (the first code cell): {offenders}"
 
 
+#: The most names the notebooks together may import from course_utils: the curated public surface.
+MAX_COURSE_NAMES = 60
+
+
+def _course_imports(source: str) -> list[tuple[str, str]]:
+    """``(module, name)`` for every name a cell imports from course_utils (``import course_utils.x`` too)."""
+    found = []
+    for node in ast.walk(_python(source)):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "course_utils":
+            found += [(node.module, a.name) for a in node.names]
+        elif isinstance(node, ast.Import):
+            found += [(a.name, "*") for a in node.names if a.name.split(".")[0] == "course_utils"]
+    return found
+
+
+def test_course_import_walk_sees_every_form():
+    source = "from course_utils import setup\nimport course_utils.models.surgery\nfrom course_utils.data.images import to_batch\n"
+    assert _course_imports(source) == [
+        ("course_utils", "setup"),
+        ("course_utils.models.surgery", "*"),
+        ("course_utils.data.images", "to_batch"),
+    ]
+
+
+def test_notebooks_import_the_curated_surface_only():
+    """Only ``course_utils`` and its first-level subpackages, and few names: at most MAX_COURSE_NAMES in all."""
+    imported = [
+        (nb.name, mod, name)
+        for nb in NOTEBOOKS
+        for cell in _cells(nb)
+        if cell["cell_type"] == "code"
+        for mod, name in _course_imports(_src(cell))
+    ]
+    deep = sorted(
+        {f"{nb}: from {mod} import {name}" for nb, mod, name in imported if mod.count(".") > 1 or name == "*"}
+    )
+    assert not deep, f"import from course_utils or a first-level subpackage (course_utils.data, …): {deep}"
+    names = sorted({name for _, _, name in imported})
+    assert len(names) <= MAX_COURSE_NAMES, f"{len(names)} distinct names imported from course_utils: {names}"
+    assert len(imported) > 40  # the walk saw the notebooks' imports
+
+
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
 def test_figures_shown_one_way(nb):
     """A cell that draws ends with plt.show(), not a trailing `;` that hides the returned Figure."""

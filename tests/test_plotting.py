@@ -14,12 +14,13 @@ from matplotlib.text import Text  # noqa: E402
 from course_utils.core.errors import CourseError  # noqa: E402
 from course_utils.core.style import MIN_TICK_PT, MIN_TITLE_PT, apply_style  # noqa: E402
 from course_utils.data.images import sample_image  # noqa: E402
-from course_utils.plots import _renderer, image_grid, plain_log_axis, show_predictions, topk_bars  # noqa: E402
+from course_utils.plots import plain_log_axis, plot_image_grid, plot_predictions, plot_topk  # noqa: E402
+from course_utils.plots.labels import _renderer  # noqa: E402
 
 
 def test_show_predictions_draws_image_and_bars():
     preds = [("tabby", 0.5), ("tiger cat", 0.3), ("lynx", 0.1)]
-    fig = show_predictions(sample_image("chelsea"), preds, title="cat")
+    fig = plot_predictions(sample_image("chelsea"), preds, title="cat")
     left, right = fig.axes
     assert left.images and left.get_title() == "cat"
     assert [t.get_text() for t in right.get_yticklabels()] == ["lynx", "tiger cat", "tabby"]
@@ -29,25 +30,25 @@ def test_show_predictions_draws_image_and_bars():
 
 def test_topk_bars_on_given_axes():
     fig, ax = plt.subplots()
-    assert topk_bars([("a", 0.9)], title="t", ax=ax) is fig and ax.get_title() == "t" and ax.get_xlim() == (0, 1)
+    assert plot_topk([("a", 0.9)], title="t", ax=ax) is fig and ax.get_title() == "t" and ax.get_xlim() == (0, 1)
     with pytest.raises(CourseError, match="1 axes"):
-        topk_bars([("a", 0.9)], ax=[ax, ax])
+        plot_topk([("a", 0.9)], ax=[ax, ax])
     plt.close(fig)
 
 
 def test_image_grid_layout_and_tensors():
     imgs = [sample_image("coffee"), torch.rand(3, 8, 8), torch.rand(8, 8)]
-    fig = image_grid(imgs, titles=["a", "b", "c"], ncols=2)
+    fig = plot_image_grid(imgs, titles=["a", "b", "c"], ncols=2)
     assert len(fig.axes) == 4 and sum(bool(ax.images) for ax in fig.axes) == 3
     assert fig.axes[1].get_title() == "b"
     plt.close(fig)
     with pytest.raises(ValueError):
-        image_grid([])
+        plot_image_grid([])
 
 
 def test_topk_bar_values_stay_inside_the_frame():
     fig, ax = plt.subplots(figsize=(4, 2.5))
-    topk_bars([("espresso", 0.954), ("cup", 0.03)], ax=ax)
+    plot_topk([("espresso", 0.954), ("cup", 0.03)], ax=ax)
     renderer = _renderer(fig)
     frame = ax.get_window_extent(renderer)
     for text in ax.texts:

@@ -227,7 +227,7 @@ def test_malicious_embedding_cache_is_replaced_not_run(tmp_path):
 def test_a_real_checkpoint_still_loads(tmp_path):
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.LazyLinear(2))
     model(torch.zeros(1, 3, 8, 8))
-    path = save_checkpoint(tmp_path / "ok.pt", model, ["cat", "dog"])
+    path = save_checkpoint(model, tmp_path / "ok.pt", ["cat", "dog"])
     fresh = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.LazyLinear(2))
     fresh(torch.zeros(1, 3, 8, 8))
     assert load_into(fresh, path) == ["cat", "dog"]

@@ -31,8 +31,9 @@ from course_utils.models.predict import predict_proba, topk
 
 #: (label, bad input, what the message must say)
 BATCH_MISTAKES = [
-    ("one image, no batch dim", torch.rand(3, 224, 224), r"4 dimensions.*unsqueeze\(0\)"),
-    ("rank 2", torch.rand(224, 224), r"expected a batch of shape \[N, 3, H, W\]"),
+    # a 3-D tensor is one raw image (pixels in [0, 1] or 0..255); preprocessed values need the batch dimension
+    ("one preprocessed image, no batch dim", torch.randn(3, 224, 224), r"4 dimensions.*unsqueeze\(0\)"),
+    ("rank 1", torch.rand(224), r"expected a batch of shape \[N, 3, H, W\]"),
     ("rank 5", torch.rand(1, 1, 3, 224, 224), r"expected a batch of shape \[N, 3, H, W\]"),
     ("channels last", torch.rand(2, 224, 224, 3), r"3 channels.*permute\(0, 3, 1, 2\)"),
     ("grey", torch.rand(2, 1, 224, 224), r"3 channels.*expand"),
@@ -67,8 +68,6 @@ def test_image_batch_helpers_say_what_they_expected(lite0, label, bad, pattern):
     if label == "a list, not a tensor":  # a list is read as images: the loader says what it expected
         helpers = {"predict_proba": lambda: predict_proba(lite0, bad)}
         pattern = r"expected an array of shape|cannot load"
-    if label in ("one image, no batch dim",):  # grad_cam accepts one image and adds the batch dimension itself
-        helpers.pop("grad_cam")
     for name, call in helpers.items():
         _clean_error(call, pattern, f"{name}({label})")
     assert not lite0.model.training and all(p.grad is None for p in lite0.model.parameters())
@@ -77,7 +76,8 @@ def test_image_batch_helpers_say_what_they_expected(lite0, label, bad, pattern):
 
 def test_feature_maps_and_custom_models(lite0):
     checks = [
-        (lambda: feature_maps(lite0, torch.rand(224, 224), ["_conv_head"]), r"4 dimensions"),
+        (lambda: feature_maps(lite0, torch.rand(224), ["_conv_head"]), r"4 dimensions"),
+        (lambda: feature_maps(lite0, torch.randn(3, 64, 64), ["_conv_head"]), r"looks preprocessed.*unsqueeze"),
         (lambda: feature_maps(lite0, torch.zeros(1, 3, 64, 64, dtype=torch.uint8), ["_conv_head"]), r"floating-point"),
         (lambda: feature_maps(lite0, torch.rand(1, 1, 64, 64), ["_conv_head"]), r"could not run.*channel"),
         (
@@ -111,12 +111,15 @@ def test_feature_maps_and_custom_models(lite0):
 
 
 def test_good_batches_still_work(lite0):
-    """The checks let every correct form through (a one-image [3, H, W] where a helper allows it)."""
-    x = lite0.preprocess(load_image(torch.rand(3, 64, 80)))
+    """The checks let every correct form through: a preprocessed batch, or one raw image as a [3, H, W] tensor."""
+    raw = torch.rand(3, 64, 80)
+    x = lite0.preprocess(load_image(raw))
     assert x.shape == (3, 224, 224)
     assert predict_proba(lite0, x[None]).shape == (1, 1000)
     assert extract_embeddings(lite0, x[None], progress=False).shape == (1, 1280)
-    assert feature_maps(lite0, x, ["_conv_head"])["_conv_head"].shape == (1, 1280, 7, 7)
+    assert feature_maps(lite0, x[None], ["_conv_head"])["_conv_head"].shape == (1, 1280, 7, 7)
+    torch.testing.assert_close(predict_proba(lite0, raw), predict_proba(lite0, x[None]))  # the same image
+    assert feature_maps(lite0, raw, ["_conv_head"])["_conv_head"].shape == (1, 1280, 7, 7)
     assert check_batch(torch.rand(1, 3, 32, 32), "t").shape == (1, 3, 32, 32)
     assert check_batch(torch.rand(3, 5, 5), "t", channels=None, min_size=None, add_batch_dim=True).shape == (1, 3, 5, 5)
     with pytest.raises(InputShapeError, match="t: expected"):

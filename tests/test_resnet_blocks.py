@@ -65,10 +65,11 @@ def test_gradient_norms_match_manual_backward(patches):
     model = rb.deep_cnn(4, residual=False, width=8)
     F.cross_entropy(model(x), y).backward()
     manual = [m.weight.grad.norm().item() for m in model.modules() if isinstance(m, nn.Conv2d)]
+    before = [p.grad.clone() for p in model.parameters()]
     got = rb.gradient_norms(model, x, y, layer_types=(nn.Conv2d,))
     assert [name for name, _ in got][:2] == ["0", "3.0.conv1"]
     torch.testing.assert_close([n for _, n in got], manual)
-    assert all(p.grad is None for p in model.parameters()), "gradients must be cleared afterwards"
+    assert all(torch.equal(p.grad, g) for p, g in zip(model.parameters(), before)), "the model's own .grad is put back"
     with_fc = rb.gradient_norms(model, x, y)
     assert len(with_fc) == len(got) + 1 and with_fc[-1][0] == "6"
 

@@ -23,7 +23,7 @@ from course_utils.data.datasets import (  # noqa: E402
 from course_utils.inspect import CACHE  # noqa: E402
 from course_utils.models import (  # noqa: E402
     load_classifier,  # noqa: E402
-    replace_head,
+    reset_classifier,
 )
 from course_utils.models.efficientnet_lite import transforms as lite_transforms  # noqa: E402
 from course_utils.plots import plot_confusion_matrix, plot_history, plot_misclassified  # noqa: E402
@@ -44,17 +44,39 @@ def _resnet18(num_classes: int = 1000) -> nn.Module:
 
 def test_replace_freeze_count_and_groups():
     model = _resnet18()
-    head = replace_head(model, 5)
+    head = reset_classifier(model, 5)
     assert model.fc is head and head.out_features == 5 and head.in_features == 512
     total = sum(p.numel() for p in model.parameters())
     assert tr.freeze_all_but(model, head) == 512 * 5 + 5 == tr.count_trainable(model)
-    groups = tr.param_groups(model, head, head_lr=1e-3, backbone_lr=1e-5)
-    assert [g["lr"] for g in groups] == [1e-3, 1e-5]
+    groups = tr.param_groups(model, head, head_lr=1e-3, backbone_lr=1e-5, weight_decay=0.05)
+    assert [(g["name"], g["lr"], g["weight_decay"]) for g in groups] == [
+        ("head", 1e-3, 0.05),
+        ("head", 1e-3, 0.0),
+        ("backbone", 1e-5, 0.05),
+        ("backbone", 1e-5, 0.0),
+    ]
+    for g in groups:  # the one weight-decay rule: decay on ndim >= 2, none on biases and norms
+        assert all((p.ndim >= 2) == (g["weight_decay"] > 0) for p in g["params"])
     ids = [id(p) for g in groups for p in g["params"]]
     assert len(ids) == len(set(ids)) == len(list(model.parameters())), "each parameter in exactly one group"
     assert tr.count_trainable(model) == total
     mobilenet = torchvision.models.mobilenet_v3_small(weights=None)
-    assert replace_head(mobilenet, 3) is mobilenet.classifier[-1]
+    assert reset_classifier(mobilenet, 3) is mobilenet.classifier[-1]
+
+
+def test_decay_groups_follows_the_rule_and_skips_frozen_parameters():
+    model = _resnet18()
+    model.layer1.requires_grad_(False)
+    groups = tr.decay_groups(model, 1e-4, lr=3e-3)
+    assert [(g["weight_decay"], g["lr"]) for g in groups] == [(1e-4, 3e-3), (0.0, 3e-3)]
+    decayed = {id(p) for p in groups[0]["params"]}
+    for name, p in model.named_parameters():
+        in_any = any(id(p) in {id(q) for q in g["params"]} for g in groups)
+        assert in_any == p.requires_grad, name
+        if p.requires_grad:
+            assert (id(p) in decayed) == (p.ndim >= 2), name
+    only_matrix = tr.decay_groups([nn.Parameter(torch.zeros(3, 3))], 0.1)
+    assert len(only_matrix) == 1 and only_matrix[0]["weight_decay"] == 0.1, "an empty group is left out"
 
 
 def test_frozen_bn_pitfall_and_fix():
@@ -77,7 +99,7 @@ def test_freeze_bn_all_keeps_statistics_while_weights_train(data):
     train_idx, _ = split(data, 0.25, per_class=4)
     loader = DataLoader(ImageSubset(data, train_idx, SMALL), batch_size=8, shuffle=True)
     model = _resnet18()
-    head = replace_head(model, 5)
+    head = reset_classifier(model, 5)
     stats = {k: v.clone() for k, v in model.state_dict().items() if "running" in k}
     gamma = model.layer1[0].bn1.weight.detach().clone()
     opt = torch.optim.AdamW(tr.param_groups(model, head, 1e-3, 1e-3))
@@ -128,7 +150,7 @@ def test_fit_warmup_then_full(data):
     loader = DataLoader(ImageSubset(data, train_idx, SMALL), batch_size=8, shuffle=True)
     val = DataLoader(ImageSubset(data, val_idx, SMALL), batch_size=8)
     model = _resnet18()
-    head = replace_head(model, 5)
+    head = reset_classifier(model, 5)
     opt = torch.optim.AdamW(tr.param_groups(model, head, 1e-3, 1e-4))
     conv_before, fc_before = model.conv1.weight.detach().clone(), head.weight.detach().clone()
     hist = tr.fit(model, loader, opt, epochs=1, val_loader=val, head=head, warmup_epochs=1, progress=False)
@@ -155,7 +177,10 @@ def test_evaluation_numbers_and_plots(data):
     samples = data.samples[:6]
     fig = plot_misclassified(samples, preds, targets, data.classes)
     assert len([a for a in fig.axes if a.images]) == 2
-    assert plot_misclassified(samples, targets, targets, data.classes) is None
+    empty = plot_misclassified(samples, targets, targets, data.classes)  # nothing wrong: still a Figure
+    assert (
+        isinstance(empty, matplotlib.figure.Figure) and "no misclassified images" in empty.axes[0].texts[0].get_text()
+    )
     fig = plot_history(
         {
             "probe": tr.History([1.0, 0.5], [0.5, 0.8], [1.1, 0.7], [0.4, 0.7], [0.1, 0.1]),
@@ -174,26 +199,26 @@ def test_evaluation_numbers_and_plots(data):
 
 def test_checkpoint_roundtrip_and_class_mismatch(tmp_path, data):
     model = _resnet18()
-    replace_head(model, 5)
+    reset_classifier(model, 5)
     pre = torchvision.models.ResNet18_Weights.IMAGENET1K_V1.transforms()
-    path = save_checkpoint(tmp_path / "ck" / "m.pt", model, data.classes, pre, arch="resnet18", epochs=2)
+    path = save_checkpoint(model, tmp_path / "ck" / "m.pt", data.classes, pre, arch="resnet18", epochs=2)
     raw = torch.load(path, map_location="cpu", weights_only=True)  # a plain, safe dict
     assert raw["classes"] == data.classes and raw["extra"] == {"epochs": 2}
     fresh = _resnet18()
     torch.manual_seed(5)
-    replace_head(fresh, 5)
+    reset_classifier(fresh, 5)
     assert load_into(fresh, path) == data.classes
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), fresh.state_dict().values()))
     img = data[0][0]
     assert torch.allclose(build_preprocess(load_checkpoint(path)["preprocess"])(img), pre(img), atol=1e-5)
     bicubic = lite_transforms(96, 112)  # a v2.Compose: its interpolation is recorded too
-    info = save_checkpoint(tmp_path / "lite.pt", model, data.classes, bicubic)
+    info = save_checkpoint(model, tmp_path / "lite.pt", data.classes, bicubic)
     rebuilt = build_preprocess(load_checkpoint(info)["preprocess"])
     assert load_checkpoint(info)["preprocess"]["interpolation"] == "bicubic"
     assert torch.allclose(rebuilt(img), bicubic(img), atol=1e-5)
     three = _resnet18()
-    replace_head(three, 3)
-    with pytest.raises(CheckpointError, match=r"trained for 5 classes.*replace_head\(model, 5\)"):
+    reset_classifier(three, 3)
+    with pytest.raises(CheckpointError, match=r"trained for 5 classes.*reset_classifier\(model, 5\)"):
         load_into(three, path)
     (tmp_path / "junk.pt").write_bytes(b"junk")
     with pytest.raises(CheckpointError, match="not a readable checkpoint"):

@@ -21,7 +21,7 @@ def _value(name: str, content: bytes) -> tuple[dict, ...]:
 
 
 def test_upload_classifies_a_real_photo(lite0):
-    box = upload_classifier(lite0, top=3)
+    box = upload_classifier(lite0, k=3)
     upload, status, output = box.children
     upload.value = _value("coffee.jpg", sample_path("coffee").read_bytes())
     assert "espresso" in status.value and "coffee.jpg" in status.value
@@ -40,7 +40,7 @@ def test_bad_upload_gives_message_inside_widget(lite0):
 
 
 def test_classify_upload_names_the_file(lite0):
-    image, preds = classify_upload(lite0, "cat.jpg", sample_path("chelsea").read_bytes(), top=2)
+    image, preds = classify_upload(lite0, "cat.jpg", sample_path("chelsea").read_bytes(), k=2)
     assert image.mode == "RGB" and len(preds) == 2
     try:
         classify_upload(lite0, "empty.png", b"")

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from ..core.errors import CourseError
 
+__all__ = ["build_parser", "main"]
+
 
 def _predict(args: argparse.Namespace) -> int:
     from ..data.images import image_files
@@ -24,11 +26,11 @@ def _predict(args: argparse.Namespace) -> int:
         return 2
     path = Path(args.path)
     if path.is_dir():  # a folder: one block per image, headed by its file name
-        for file, preds in zip(image_files(path), predict(clf, path, top=args.top)):
+        for file, preds in zip(image_files(path), predict(clf, path, k=args.top)):
             print(f"# {file.name}")
             print("\n".join(f"{label}\t{prob:.4f}" for label, prob, _ in preds))
         return 0
-    for label, prob, _ in predict(clf, path, top=args.top):
+    for label, prob, _ in predict(clf, path, k=args.top)[0]:
         print(f"{label}\t{prob:.4f}")
     return 0
 

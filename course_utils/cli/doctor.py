@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.metadata as md
 import os
 import platform
-import re
 import shutil
 import sys
 from pathlib import Path
@@ -17,7 +16,10 @@ from ..core import settings
 from ..core.device import get_device
 from ..core.errors import CourseError
 from ..data import fashion_mnist
+from ..measure.report import format_table
 from ..models import COURSE_MODELS, get_weights
+
+__all__ = ["accelerator_status", "cache_status", "format_report", "kernel_status", "main", "report", "widgets_status"]
 
 
 def _version(dist: str) -> str | None:
@@ -111,34 +113,12 @@ def report() -> tuple[list[tuple[str, bool, str]], bool]:
     return rows, all(ok for _, ok, _ in rows)
 
 
-def _wrap(text: str, width: int) -> list[str]:
-    """``text`` in lines of at most ``width`` characters where it can be, broken at spaces, and inside a
-    long path only after a '/' (a single word longer than ``width`` keeps its own line)."""
-    pieces = []  # (piece, joined to the previous piece without a space)
-    for word in text.split():
-        parts = re.findall(r"[^/]*/|[^/]+$", word) if len(word) > width else [word]
-        pieces += [(part, k > 0) for k, part in enumerate(parts)]
-    lines: list[str] = []
-    for piece, glued in pieces:
-        joined = (lines[-1] + ("" if glued else " ") + piece) if lines else piece
-        if lines and len(joined) <= width:
-            lines[-1] = joined
-        else:
-            lines.append(piece)
-    return lines or [""]
-
-
 def format_report(rows: list[tuple[str, bool, str]], width: int | None = None) -> str:
-    """The report as aligned ``OK``/``FIX`` lines; with ``width``, details wrap between words (never mid-word)
-    onto lines indented under the detail column, so the table reads in a narrow notebook output."""
-    item_width = max(len(item) for item, _, _ in rows)
-    indent = 2 + 3 + 2 + item_width + 2
-    out = []
-    for item, good, detail in rows:
-        parts = _wrap(detail, max(20, width - indent)) if width else [detail]
-        out.append(f"  {'OK ' if good else 'FIX'}  {item:<{item_width}}  {parts[0]}")
-        out.extend(" " * indent + part for part in parts[1:])
-    return "\n".join(out)
+    """The report as aligned ``OK``/``FIX`` lines (:func:`~course_utils.measure.format_table`); with ``width``,
+    details wrap between words (never mid-word) onto lines indented under the detail column, so the table
+    reads in a narrow notebook output."""
+    table = [{"status": "OK " if good else "FIX", "item": item, "detail": detail} for item, good, detail in rows]
+    return format_table(table, align="<<<", header=False, indent=2, width=width)
 
 
 def main() -> int:

@@ -17,6 +17,8 @@ from ..data import fashion_mnist
 from ..data.datasets import REGISTRY, dataset_dir, dataset_info
 from ..models import COURSE_MODELS, get_weights
 
+__all__ = ["Item", "plan", "prefetch", "use_dest"]
+
 
 @dataclass(frozen=True)
 class Item:

@@ -14,6 +14,19 @@ import torch
 from torch import nn
 
 from . import settings
+from .errors import SettingError
+
+__all__ = [
+    "buffers_kept",
+    "configure_threads",
+    "eval_mode",
+    "get_device",
+    "model_device",
+    "quiet_cuda_home_warning",
+    "resolve_threads",
+    "seed_everything",
+    "setup",
+]
 
 
 class _NoCudaRuntimeNote(logging.Filter):
@@ -36,9 +49,13 @@ quiet_cuda_home_warning()
 
 def get_device(prefer: str | None = None) -> torch.device:
     """Best available device: ``cuda`` → ``mps`` → ``cpu`` (``COURSE_DEVICE`` overrides)."""
-    choice = prefer or os.environ.get("COURSE_DEVICE")
+    choice = prefer or os.environ.get("COURSE_DEVICE", "").strip()
     if choice:
-        return torch.device(choice)
+        try:
+            return torch.device(choice)
+        except (RuntimeError, TypeError):
+            where = f"prefer={prefer!r}" if prefer else f"COURSE_DEVICE={choice!r}"
+            raise SettingError(f"{where}: not a device; use cpu, cuda, cuda:1 or mps") from None
     if torch.cuda.is_available():
         return torch.device("cuda")
     mps = getattr(torch.backends, "mps", None)
@@ -64,6 +81,18 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
     finally:
         for m, flag in flags:
             m.training = flag
+
+
+@contextmanager
+def buffers_kept(model: nn.Module) -> Iterator[nn.Module]:
+    """Inside the block ``model`` may run in train mode; its buffers (BatchNorm's running statistics) are put back after."""
+    saved = [b.detach().clone() for b in model.buffers()]
+    try:
+        yield model
+    finally:
+        with torch.no_grad():
+            for buffer, value in zip(model.buffers(), saved):
+                buffer.copy_(value)
 
 
 def seed_everything(seed: int = 0) -> None:
@@ -94,16 +123,24 @@ def _parse_threads(value: str | None) -> int | None:
 def resolve_threads(n: int | None = None, environ: dict[str, str] | None = None, cpu_count: int | None = None) -> int:
     """How many CPU threads to use: ``n``, else ``COURSE_THREADS``, else ``OMP_NUM_THREADS``, else the CPU count.
 
-    The same precedence torch users expect (``OMP_NUM_THREADS`` is torch's own default); invalid values
-    are skipped. Pure: it reads ``environ`` (default ``os.environ``) and changes nothing.
+    The same precedence torch users expect (``OMP_NUM_THREADS`` is torch's own default). An invalid
+    ``COURSE_THREADS`` raises :class:`SettingError`; an invalid ``OMP_NUM_THREADS`` is skipped, as torch skips it.
+    Pure: it reads ``environ`` (default ``os.environ``) and changes nothing.
     """
     env = os.environ if environ is None else environ
     if n is not None:
         return max(1, int(n))
-    for var in ("COURSE_THREADS", "OMP_NUM_THREADS"):
-        parsed = _parse_threads(env.get(var))
-        if parsed is not None:
-            return parsed
+    raw = env.get("COURSE_THREADS", "").strip()
+    if raw:
+        parsed = _parse_threads(raw)
+        if parsed is None:
+            raise SettingError(f"COURSE_THREADS={raw!r}: give a whole number of threads above 0, e.g. 1, or unset it")
+        return parsed
+    parsed = _parse_threads(
+        env.get("OMP_NUM_THREADS")
+    )  # torch's own variable: an invalid value is skipped, as torch does
+    if parsed is not None:
+        return parsed
     return cpu_count if cpu_count is not None else _cpu_count()
 
 

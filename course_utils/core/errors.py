@@ -3,6 +3,38 @@ builtin (``except ValueError`` keeps working). Each message names the input and 
 
 from __future__ import annotations
 
+__all__ = [
+    "BenchmarkError",
+    "CheckpointError",
+    "CourseError",
+    "DataUnavailableError",
+    "DatasetError",
+    "DeployError",
+    "DownloadError",
+    "EmbeddingError",
+    "ExerciseRegistryError",
+    "ExperimentError",
+    "ExportError",
+    "FeatureMapError",
+    "GradCAMError",
+    "ImageLoadError",
+    "InputShapeError",
+    "LayerNotFoundError",
+    "ModelFileError",
+    "ModelInputError",
+    "ModelRegistryError",
+    "ModelSurgeryError",
+    "PlotError",
+    "RuntimeMissingError",
+    "SettingError",
+    "TrainingError",
+    "UnknownExerciseError",
+    "UnknownModelError",
+    "UnsafeArchiveError",
+    "WeightsUnavailableError",
+    "WrongDeviceError",
+]
+
 
 class CourseError(Exception):
     """Base class for every error course_utils raises on purpose."""
@@ -55,6 +87,10 @@ class CheckpointError(CourseError, ValueError):
 # --- models ---------------------------------------------------------------------------------------------
 class UnknownModelError(CourseError, _PlainKeyError):
     """A model name that the registry does not know."""
+
+
+class ModelRegistryError(CourseError, ValueError):
+    """A model registered under a name that is already taken."""
 
 
 class WeightsUnavailableError(CourseError, RuntimeError):
@@ -126,3 +162,7 @@ class WrongDeviceError(DeployError, ValueError):
 # --- exercises ------------------------------------------------------------------------------------------
 class UnknownExerciseError(CourseError, _PlainKeyError):
     """An exercise id that no notebook registers."""
+
+
+class ExerciseRegistryError(CourseError, ValueError):
+    """A checker registered twice under one id, under a malformed id, or in another notebook's module."""

@@ -6,6 +6,8 @@ import html
 import sys
 import warnings
 
+__all__ = ["banner", "banner_html", "in_notebook"]
+
 #: Per kind: heading, background, accent colour. A "warning" is a note to read, not an alarm.
 _STYLES = {
     "warning": ("Note", "#fdf6e3", "#9a6700"),

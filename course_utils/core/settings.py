@@ -7,6 +7,8 @@ from pathlib import Path
 
 from .errors import SettingError
 
+__all__ = ["data_cache_dir", "data_dir", "env_flag", "network_timeout", "offline", "repo_root", "weights_dir"]
+
 
 def network_timeout() -> float:
     """Seconds a network operation may stay silent before it is abandoned: ``COURSE_NETWORK_TIMEOUT`` (default 10)."""
@@ -20,9 +22,21 @@ def network_timeout() -> float:
     return value
 
 
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"", "0", "false", "no", "off"}
+
+
 def env_flag(name: str) -> bool:
-    """True when the environment variable ``name`` is ``1``, ``true``, ``yes`` or ``on`` (any case)."""
-    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+    """True for ``1``, ``true``, ``yes`` or ``on`` (any case); False when unset or ``0``, ``false``, ``no``, ``off``.
+
+    Anything else raises :class:`SettingError` naming the variable, read when used (never at import): a typo in
+    ``COURSE_OFFLINE`` must not silently mean "online".
+    """
+    raw = os.environ.get(name, "").strip()
+    if raw.lower() in _TRUE:
+        return True
+    if raw.lower() in _FALSE:
+        return False
+    raise SettingError(f"{name}={raw!r}: use 1 (on) or 0 (off), or unset it")
 
 
 def offline() -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+__all__ = ["STYLE", "apply_style"]
+
 #: The course's figure style (matplotlib rcParams): titles ≥ 11 pt, ticks ≥ 9 pt, plain tick numbers.
 STYLE = {
     "figure.dpi": 110,

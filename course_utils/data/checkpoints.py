@@ -18,6 +18,8 @@ from torchvision.transforms import v2 as T
 from ..core.errors import CheckpointError
 from ..core.files import save_atomic
 
+__all__ = ["FORMAT", "build_preprocess", "describe_preprocess", "load_checkpoint", "load_into", "save_checkpoint"]
+
 FORMAT = "course-checkpoint-1"
 
 
@@ -67,14 +69,17 @@ def build_preprocess(info: dict) -> Callable:
 
 
 def save_checkpoint(
-    path: str | Path,
     model: nn.Module,
+    path: str | Path,
     classes: Sequence[str],
     preprocess: Callable | None = None,
     arch: str = "",
     **extra: object,
 ) -> Path:
-    """Write ``model.state_dict()`` with ``classes``, preprocessing and ``extra`` plain values, atomically."""
+    """Write ``model.state_dict()`` to ``path`` with ``classes``, preprocessing and ``extra`` plain values, atomically.
+
+    The object first, then the path, as in ``torch.save`` and :func:`~course_utils.core.files.save_atomic`.
+    """
     path = Path(path).expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
     blob = {
@@ -119,7 +124,7 @@ def load_into(model: nn.Module, checkpoint: dict | str | Path) -> list[str]:
         raise CheckpointError(
             f"the checkpoint was trained for {len(classes)} classes ({', '.join(classes)}) but the model's "
             f"'{k}' has shape {tuple(own[k].shape)} instead of {tuple(state[k].shape)}; give the model a "
-            f"{len(classes)}-class head first, e.g. replace_head(model, {len(classes)})"
+            f"{len(classes)}-class head first, e.g. reset_classifier(model, {len(classes)})"
         )
     missing, unexpected = set(own) - set(state), set(state) - set(own)
     if missing or unexpected:

@@ -25,6 +25,19 @@ from ..core.notebook import banner
 from .download import download_file, safe_extract
 from .images import IMAGE_SUFFIXES, load_image
 
+__all__ = [
+    "DatasetInfo",
+    "ImageFolderDataset",
+    "ImageSubset",
+    "OFFLINE_DEFAULT",
+    "ONLINE_DEFAULT",
+    "REGISTRY",
+    "course_dataset",
+    "dataset_dir",
+    "dataset_info",
+    "split",
+]
+
 
 @dataclass(frozen=True)
 class DatasetInfo:

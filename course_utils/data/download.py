@@ -14,10 +14,8 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
-import shutil
 import stat
 import tarfile
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -30,6 +28,9 @@ from tqdm.auto import tqdm
 
 from ..core import settings
 from ..core.errors import DownloadError, UnsafeArchiveError
+from ..core.files import atomic_path
+
+__all__ = ["read_url", "LOCK_TIMEOUT", "check_archive", "download_file", "safe_extract"]
 
 #: How long a process waits for another one that holds the download lock (seconds).
 LOCK_TIMEOUT = 30 * 60
@@ -98,6 +99,73 @@ def _stream(url: str, tmp: Path, timeout: float, progress: bool, expected_size: 
     return digest.hexdigest()
 
 
+def read_url(url: str, max_bytes: int, error: type[Exception] = DownloadError) -> bytes:
+    """The bytes at ``url`` (at most ``max_bytes``), held in memory: an image a learner names by its address.
+
+    Nothing is cached or verified (there is no published hash for a learner's URL); offline mode forbids it.
+    Failures raise ``error`` with the address and what to do.
+    """
+    if settings.offline():
+        raise error(
+            f"{url}: offline mode (COURSE_OFFLINE=1) forbids downloads; save the file and pass its path instead"
+        )
+    request = urllib.request.Request(url, headers={"User-Agent": "course-utils"})
+    try:
+        with urllib.request.urlopen(request, timeout=settings.network_timeout()) as response:
+            data = response.read(max_bytes + 1)
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
+        raise error(f"{url}: could not download ({exc}); check the address and your connection") from None
+    if len(data) > max_bytes:
+        raise error(f"{url}: larger than {max_bytes // 2**20} MB; download it yourself")
+    return data
+
+
+def _attempts(
+    url: str,
+    tmp: Path,
+    sha256: str | None,
+    sha256_prefix: str | None,
+    size: int | None,
+    timeout: float,
+    retries: int,
+    progress: bool,
+) -> None:
+    """Stream ``url`` into ``tmp`` until its SHA-256 verifies; :class:`DownloadError` after ``retries`` attempts."""
+    errors = []
+    for attempt in range(max(1, retries)):
+        try:
+            got = _stream(url, tmp, timeout, progress, size)
+        except urllib.error.HTTPError as exc:
+            tmp.unlink(missing_ok=True)
+            errors.append(f"HTTP {exc.code} {exc.reason}")
+            if 400 <= exc.code < 500 and exc.code not in (408, 416, 429):
+                break  # the file is not there: retrying will not help
+        except (
+            urllib.error.URLError,
+            http.client.HTTPException,
+            OSError,
+            TimeoutError,
+            ValueError,
+        ) as exc:  # HTTPException: a malformed or cut-off HTTP response
+            errors.append(str(getattr(exc, "reason", exc) or type(exc).__name__))
+        else:
+            expected = (sha256 or "").lower()
+            if (sha256 and got != expected) or (sha256_prefix and not got.startswith(sha256_prefix)):
+                raise DownloadError(
+                    f"{url}: SHA-256 mismatch (expected {expected or sha256_prefix + '…'}, got {got}); "
+                    "the file was removed. The server may have changed the file or the transfer "
+                    "was corrupted: try again, or report it if it persists"
+                )
+            return
+        if attempt + 1 < retries:
+            time.sleep(min(2**attempt, 8))
+    dest = tmp.with_name(tmp.name.removeprefix(".").removesuffix(".part"))
+    raise DownloadError(
+        f"{url}: download failed after {len(errors)} attempt(s) ({errors[-1]}); check the "
+        "connection, or pre-fetch the file elsewhere and copy it to " + str(dest)
+    )
+
+
 def download_file(
     url: str,
     dest: str | Path,
@@ -129,47 +197,14 @@ def download_file(
         )
     timeout = settings.network_timeout() if timeout is None else timeout
     _writable_dir(dest.parent)
-    tmp = dest.parent / f".{dest.name}.part"
     try:
         with _lock(dest):
             if dest.is_file():  # another process finished it while we waited
                 return dest
-            errors = []
-            try:
-                for attempt in range(max(1, retries)):
-                    try:
-                        got = _stream(url, tmp, timeout, progress, size)
-                    except urllib.error.HTTPError as exc:
-                        tmp.unlink(missing_ok=True)
-                        errors.append(f"HTTP {exc.code} {exc.reason}")
-                        if 400 <= exc.code < 500 and exc.code not in (408, 416, 429):
-                            break  # the file is not there: retrying will not help
-                    except (
-                        urllib.error.URLError,
-                        http.client.HTTPException,
-                        OSError,
-                        TimeoutError,
-                        ValueError,
-                    ) as exc:  # HTTPException: a malformed or cut-off HTTP response
-                        errors.append(str(getattr(exc, "reason", exc) or type(exc).__name__))
-                    else:
-                        expected = (sha256 or "").lower()
-                        if (sha256 and got != expected) or (sha256_prefix and not got.startswith(sha256_prefix)):
-                            raise DownloadError(
-                                f"{url}: SHA-256 mismatch (expected {expected or sha256_prefix + '…'}, got {got}); "
-                                "the file was removed. The server may have changed the file or the transfer "
-                                "was corrupted: try again, or report it if it persists"
-                            )
-                        os.replace(tmp, dest)
-                        return dest
-                    if attempt + 1 < retries:
-                        time.sleep(min(2**attempt, 8))
-            finally:
-                tmp.unlink(missing_ok=True)  # never leave a partial file behind
-            raise DownloadError(
-                f"{url}: download failed after {attempt + 1} attempt(s) ({errors[-1]}); check the "
-                "connection, or pre-fetch the file elsewhere and copy it to " + str(dest)
-            )
+            # the .part file is resumed between attempts (range requests) and removed if they all fail
+            with atomic_path(dest, part=dest.parent / f".{dest.name}.part") as tmp:
+                _attempts(url, tmp, sha256, sha256_prefix, size, timeout, retries, progress)
+            return dest
     except Timeout:
         raise DownloadError(
             f"{dest}: another process has held the download lock for {LOCK_TIMEOUT // 60} min; "
@@ -256,8 +291,7 @@ def safe_extract(archive: str | Path, folder: str | Path) -> Path:
     with _lock(folder):
         if folder.is_dir():
             return folder
-        tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".part"))
-        try:
+        with atomic_path(folder, folder=True) as tmp:
             if zipfile.is_zipfile(archive):
                 with zipfile.ZipFile(archive) as zf:
                     zf.extractall(tmp)
@@ -267,7 +301,4 @@ def safe_extract(archive: str | Path, folder: str | Path) -> Path:
                         tf.extractall(tmp, filter="data")
                     else:  # Python 3.11.0–3.11.3 (Debian 12's 3.11.2): check_archive alone
                         tf.extractall(tmp)
-            os.replace(tmp, folder)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
     return folder

@@ -29,6 +29,27 @@ from filelock import FileLock
 
 from ..core import settings
 from ..core.errors import DatasetError, DataUnavailableError
+from ..core.files import atomic_path
+
+__all__ = [
+    "CLASSES",
+    "DEBIAN_PACKAGE",
+    "DOWNLOAD_SIZE",
+    "FILES",
+    "FIX",
+    "LICENCE",
+    "LabelledImages",
+    "NAME",
+    "PACKAGE_DIR",
+    "SHA256",
+    "cache_dir",
+    "fetch",
+    "load_fashion_mnist",
+    "locate",
+    "package_dir",
+    "read_verified",
+    "status",
+]
 
 NAME = "fashion_mnist"
 CLASSES = (
@@ -146,24 +167,21 @@ def _download_into_cache(progress: bool) -> Path:
     with FileLock(str(target) + ".lock", timeout=30 * 60):
         if _complete(target):
             return target
-        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".fashion-mnist.", suffix=".part"))
         old_timeout = socket.getdefaulttimeout()
         try:
             socket.setdefaulttimeout(settings.network_timeout())
-            for train in (True, False):
-                FashionMNIST(str(tmp), train=train, download=True)
-            raw = tmp / "FashionMNIST" / "raw"
-            folder = tmp / "fashion-mnist"
-            folder.mkdir()
-            for name in SHA256:
-                source = _file_in(raw, name)
-                if source is None:
-                    raise DatasetError(f"torchvision's download left no {name} in {raw}; {FIX}")
-                read_verified(source)
-                shutil.move(source, folder / source.name)
-            if target.exists():  # an incomplete earlier cache folder: replace it whole
-                shutil.rmtree(target)
-            os.replace(folder, target)
+            # an incomplete earlier cache folder is replaced whole, and only by a verified one
+            with tempfile.TemporaryDirectory(dir=target.parent, prefix=".fashion-mnist.") as scratch:
+                for train in (True, False):
+                    FashionMNIST(scratch, train=train, download=True)
+                raw = Path(scratch) / "FashionMNIST" / "raw"
+                with atomic_path(target, folder=True) as folder:
+                    for name in SHA256:
+                        source = _file_in(raw, name)
+                        if source is None:
+                            raise DatasetError(f"torchvision's download left no {name} in {raw}; {FIX}")
+                        read_verified(source)
+                        shutil.move(source, folder / source.name)
         except (
             OSError,
             RuntimeError,
@@ -173,7 +191,6 @@ def _download_into_cache(progress: bool) -> Path:
             raise DataUnavailableError(f"Fashion-MNIST: download failed ({exc}); {FIX}") from None
         finally:
             socket.setdefaulttimeout(old_timeout)
-            shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 

@@ -1,10 +1,15 @@
-"""Turn whatever a learner has (path, URL, bytes, PIL image, array) into an RGB PIL image."""
+"""Turn whatever a learner has (path, URL, bytes, PIL image, array) into an RGB PIL image, and images into a batch.
+
+:func:`load_image` reads one image; :func:`to_batch` is the one way from images to a preprocessed batch, used by
+every helper that takes images (``predict``, ``predict_proba``, ``feature_maps``, ``grad_cam``,
+``extract_embeddings``). A tensor means one thing everywhere: a **4-D tensor** ``[N, C, H, W]`` is a batch that is
+already preprocessed; a **2-D or 3-D tensor** (``[H, W]``, ``[C, H, W]`` or ``[H, W, C]``) is **one raw image**,
+pixels as :func:`load_image` reads them (uint8 0..255 or float in [0, 1]), still to be preprocessed.
+"""
 
 from __future__ import annotations
 
 import io
-import urllib.error
-import urllib.request
 import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -14,9 +19,14 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..core import settings
-from ..core.errors import ImageLoadError
+from ..core.errors import CourseError, ImageLoadError, InputShapeError
+from ..core.validate import check_batch
+from .download import read_url
 
+#: One image, as :func:`load_image` accepts it (a tensor of 2 or 3 dimensions: raw pixels).
 ImageInput = str | Path | bytes | bytearray | Image.Image | np.ndarray | torch.Tensor
+#: What :func:`to_batch` accepts: one image, a folder, a list of images, or a preprocessed batch ``[N, C, H, W]``.
+Images = ImageInput | Iterable[ImageInput]
 
 #: File name endings treated as images when a folder is given.
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
@@ -101,19 +111,7 @@ def _unreadable(name: str, head: bytes) -> str:
 
 
 def _read_url(url: str) -> bytes:
-    if settings.offline():
-        raise ImageLoadError(
-            f"{url}: offline mode (COURSE_OFFLINE=1) forbids downloads; "
-            "save the image to a file and pass its path instead"
-        )
-    try:
-        with urllib.request.urlopen(url, timeout=settings.network_timeout()) as response:
-            data = response.read(MAX_URL_BYTES + 1)
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        raise ImageLoadError(f"{url}: could not download ({exc}); check the address and your connection") from None
-    if len(data) > MAX_URL_BYTES:
-        raise ImageLoadError(f"{url}: larger than {MAX_URL_BYTES // 2**20} MB; download it yourself")
-    return data
+    return read_url(url, MAX_URL_BYTES, error=ImageLoadError)  # the one download path (data.download)
 
 
 def _array_to_image(arr: np.ndarray, name: str) -> Image.Image:
@@ -141,7 +139,7 @@ def _array_to_image(arr: np.ndarray, name: str) -> Image.Image:
         if arr.min() < 0 or arr.max() > 255:
             raise ImageLoadError(f"{name}: integer arrays must hold values in 0..255 (dtype {arr.dtype})")
         arr = arr.astype(np.uint8)
-    return to_rgb(Image.fromarray(np.ascontiguousarray(arr)))
+    return normalise_pil(Image.fromarray(np.ascontiguousarray(arr)))
 
 
 def _high_bit_depth_to_l(img: Image.Image) -> Image.Image:
@@ -155,7 +153,7 @@ def _high_bit_depth_to_l(img: Image.Image) -> Image.Image:
     return Image.fromarray((arr.astype(np.float64) / top * 255).round().clip(0, 255).astype(np.uint8))
 
 
-def to_rgb(img: Image.Image) -> Image.Image:
+def normalise_pil(img: Image.Image) -> Image.Image:
     """Apply EXIF orientation, flatten transparency onto white, and convert to RGB."""
     img = ImageOps.exif_transpose(img)
     if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
@@ -174,13 +172,20 @@ def load_image(src: ImageInput) -> Image.Image:
 
     Accepts a file path, an ``http(s)://`` URL (not in offline mode), raw bytes, a PIL
     image, a NumPy array (HW, HWC or CHW; uint8, uint16, bool or float in [0, 1]) or a
-    torch tensor. Grey, palette, transparent, CMYK, 16-bit and EXIF-rotated images all come
-    out as correctly oriented RGB; animated or multi-page files give their first frame.
+    torch tensor of raw pixels, read as the array (a 4-D tensor is a preprocessed batch, not
+    one image: see :func:`to_batch`). Grey, palette, transparent, CMYK, 16-bit and EXIF-rotated
+    images all come out as correctly oriented RGB; animated or multi-page files give their first frame.
     """
     name = _describe(src)
     if isinstance(src, Image.Image):
         return _decode(lambda: src, name)
     if isinstance(src, torch.Tensor):
+        if src.ndim == 4:
+            raise ImageLoadError(
+                f"{name}: expected an array of shape (H, W), (H, W, 3) or (H, W, 4) (one image); a 4-D tensor "
+                "[N, C, H, W] is a batch of preprocessed images: pass it to predict_proba, feature_maps, … as it "
+                "is, or take one image of it, x[0]"
+            )
         return _array_to_image(src.detach().cpu().numpy(), name)
     if isinstance(src, np.ndarray):
         return _array_to_image(src, name)
@@ -220,7 +225,7 @@ def _decode(opener, name: str, head=lambda: b"") -> Image.Image:
             img = opener()
             img.seek(0) if getattr(img, "n_frames", 1) > 1 else None
             img.load()
-            return to_rgb(img)
+            return normalise_pil(img)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageLoadError(f"{name}: too many pixels ({exc}); resize it before loading") from None
     except UnidentifiedImageError:
@@ -242,21 +247,101 @@ def image_files(folder: str | Path) -> list[Path]:
     return files
 
 
-def load_images(items: str | Path | Iterable[ImageInput] | ImageInput) -> list[Image.Image]:
-    """Load a folder of images, one image, or every item of a list, as RGB images."""
-    if isinstance(items, (str, Path)) and Path(items).expanduser().is_dir():
-        items = image_files(items)
-    elif isinstance(items, (str, Path, bytes, bytearray, Image.Image, np.ndarray, torch.Tensor)):
-        items = [items]
-    return [load_image(item) for item in items]
+def image_sources(images: Images) -> list[ImageInput]:
+    """The images in ``images``, one item per image, not yet loaded: the image files of a folder, ``[images]`` for
+    one image (a path, URL, bytes, PIL image, array or 2-D/3-D tensor), else the items of the iterable.
 
-
-def to_batch(images: str | Path | Iterable[ImageInput] | ImageInput, preprocess: Callable) -> torch.Tensor:
-    """Load images (a folder, one image or a list) and preprocess them into one float batch ``[N, 3, H, W]``.
-
-    ``preprocess`` maps an RGB PIL image to a ``[3, H, W]`` tensor, e.g. ``weights.transforms()`` or a
-    Classifier's ``.preprocess``.
+    A 4-D tensor is a preprocessed batch, not a list of images: :class:`InputShapeError`
+    (:func:`to_batch` takes it as it is).
     """
+    if isinstance(images, torch.Tensor) and images.ndim == 4:
+        raise InputShapeError(
+            f"a 4-D tensor {tuple(images.shape)} is a batch of preprocessed images, not images to load: "
+            "give it to the helper as it is (predict_proba, feature_maps, …) or pass the images themselves"
+        )
+    if isinstance(images, (str, Path)) and Path(images).expanduser().is_dir():
+        return list(image_files(images))
+    if isinstance(images, (str, Path, bytes, bytearray, Image.Image, np.ndarray, torch.Tensor)):
+        return [images]
+    return list(images)
+
+
+def load_images(items: Images) -> list[Image.Image]:
+    """Load a folder of images, one image, or every item of a list, as RGB images (see :func:`image_sources`)."""
+    return [load_image(item) for item in image_sources(items)]
+
+
+def _looks_preprocessed(src: object) -> tuple[float, float] | None:
+    """``(min, max)`` of a float tensor of 2 or 3 dimensions whose values leave [0, 1] (normalised pixels), else None."""
+    if isinstance(src, torch.Tensor) and src.ndim in (2, 3) and src.is_floating_point() and src.numel():
+        lo, hi = float(src.min()), float(src.max())
+        if lo < 0 or hi > 1:
+            return lo, hi
+    return None
+
+
+def _preprocessed(src: ImageInput, preprocess: Callable, where: str, error: type[CourseError]) -> torch.Tensor:
+    """``preprocess(load_image(src))``, with a pointer to the batch form when ``src`` looks preprocessed already."""
+    found = _looks_preprocessed(src)
+    if found is not None:
+        raise error(
+            f"{where}: a tensor of {src.ndim} dimensions is read as one raw image (pixels: uint8 0..255 or "
+            f"float in [0, 1]), but this one, of shape {tuple(src.shape)}, holds values in "
+            f"[{found[0]:.3g}, {found[1]:.3g}]: it looks preprocessed already. A preprocessed batch has 4 "
+            "dimensions [N, C, H, W]: for one image add the batch dimension, x.unsqueeze(0)"
+        )
+    out = preprocess(load_image(src))
+    if not isinstance(out, torch.Tensor) or out.ndim != 3:
+        got = f"shape {tuple(out.shape)}" if isinstance(out, torch.Tensor) else f"a {type(out).__name__}"
+        raise error(
+            f"{where}: preprocess must turn an RGB PIL image into a tensor [C, H, W], but it gave {got}; "
+            "use the model's transforms, e.g. clf.preprocess or weights.transforms()"
+        )
+    return out
+
+
+def to_batch(
+    images: Images,
+    preprocess: Callable | None = None,
+    *,
+    where: str = "to_batch",
+    error: type[CourseError] = InputShapeError,
+    channels: int | None = None,
+    min_size: int | None = None,
+) -> torch.Tensor:
+    """Images as one preprocessed float batch ``[N, C, H, W]``: the one way from images to a batch.
+
+    ``images`` is one image (a path, URL, bytes, PIL image, NumPy array or tensor), a folder (its image files,
+    sorted by name), a list (any iterable) of images, or a preprocessed batch. **A tensor means one thing**:
+
+    * 4 dimensions ``[N, C, H, W]``: a batch that is already preprocessed; it is checked and returned as it is
+      (``preprocess`` is not applied);
+    * 2 or 3 dimensions (``[H, W]``, ``[C, H, W]``, ``[H, W, C]``): **one raw image**, uint8 0..255 or float in
+      [0, 1], loaded as :func:`load_image` loads it and preprocessed like any other image. A 3-D tensor that is
+      preprocessed already (values outside [0, 1]) is refused with the fix: ``x.unsqueeze(0)``.
+
+    Every image is loaded with :func:`load_image` and mapped by ``preprocess`` (an RGB PIL image → a
+    ``[C, H, W]`` tensor, e.g. ``weights.transforms()`` or a Classifier's ``.preprocess``), then stacked. The
+    batch is checked with :func:`~course_utils.core.validate.check_batch` (``channels``, ``min_size``), and
+    problems are raised as ``error`` naming ``where`` (the helper that was called).
+    """
+    if isinstance(images, torch.Tensor) and images.ndim != 2 and images.ndim != 3:
+        return check_batch(images, where, channels=channels, min_size=min_size, error=error)
+    if preprocess is None:
+        raise error(
+            f"{where}: images need preprocessing: pass preprocess= (e.g. weights.transforms()) or a Classifier, "
+            "or a batch that is preprocessed already [N, C, H, W]"
+        )
     if not callable(preprocess):
         raise ImageLoadError(f"preprocess={preprocess!r}: pass the model's transforms, e.g. clf.preprocess")
-    return torch.stack([preprocess(img) for img in load_images(images)])
+    items = image_sources(images)
+    if not items:
+        raise error(f"{where}: no images: pass at least one (a path, a PIL image, a list of them or a folder)")
+    tensors = [_preprocessed(item, preprocess, where, error) for item in items]
+    sizes = sorted({tuple(t.shape) for t in tensors})
+    if len(sizes) > 1:
+        raise error(
+            f"{where}: preprocess gave images of different shapes {sizes[:3]}; images in one batch need one "
+            "size: use a preprocess that resizes and crops (e.g. the model's weights.transforms())"
+        )
+    return check_batch(torch.stack(tensors), where, channels=channels, min_size=min_size, error=error)

@@ -14,6 +14,8 @@ import torch
 
 from ..core.errors import DatasetError
 
+__all__ = ["RandomCropFlip", "TensorLoader", "per_class", "split_off"]
+
 
 def per_class(labels: torch.Tensor, n: int, seed: int = 0, exclude: torch.Tensor | None = None) -> torch.Tensor:
     """Sorted indices of ``n`` random images of every class in ``labels`` (another draw for every ``seed``).

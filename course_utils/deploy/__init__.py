@@ -6,6 +6,7 @@ ONNX Runtime and ExecuTorch come with the optional ``[deploy]`` extra; :func:`ru
 which import here. Everything torch-only (folding, ``torch.export``) works without them.
 """
 
+from .availability import quiet_native_stderr, require, runtime_status, runtime_versions
 from .export import (
     MAX_BATCH,
     export_onnx,
@@ -16,16 +17,14 @@ from .export import (
     quantize_pt2e,
     state_dict_size_mb,
 )
-from .measure import MIN_RUNS, compare_runs, latency, speedup_line, speedup_verdict
+from .latency import compare_runs, latency, speedup_line, speedup_verdict
 from .quantize import METHODS, Agreement, calibration_reader, compare_predictions, matmul_nodes, quantize_onnx
-from .runtime import OnnxModel, PteModel, run_batched
-from .runtimes import quiet_native_stderr, require, runtime_status, runtime_versions
+from .sessions import OnnxModel, PteModel, run_batched
 
 __all__ = [
     "Agreement",
     "MAX_BATCH",
     "METHODS",
-    "MIN_RUNS",
     "OnnxModel",
     "PteModel",
     "calibration_reader",

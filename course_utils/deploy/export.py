@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from ..core.errors import ExportError, WrongDeviceError
-from .runtimes import quiet_native_stderr, require
+from ..core.files import atomic_path
+from .availability import quiet_native_stderr, require
 
 #: Largest batch an exported program with a dynamic batch dimension accepts.
 MAX_BATCH = 64
@@ -95,20 +94,6 @@ def export_program(
         ) from None
 
 
-@contextlib.contextmanager
-def _atomic(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; rename it to ``path`` when the block succeeds, else delete it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        for leftover in (tmp, tmp.with_name(tmp.name + ".data")):
-            leftover.unlink(missing_ok=True)
-
-
 def _parity(reference: torch.Tensor, got: torch.Tensor, atol: float, what: str) -> None:
     diff = (reference.float() - got.float()).abs().max().item()
     if not diff <= atol:
@@ -126,12 +111,12 @@ def export_onnx(
     The outputs of ONNX Runtime on ``example`` must match eager PyTorch within ``atol``.
     """
     require("onnxruntime")
-    from .runtime import OnnxModel
+    from .sessions import OnnxModel
 
     _check(model, example, "export_onnx")
     with torch.inference_mode():
         reference = model(example)
-    with _atomic(path) as tmp:
+    with atomic_path(path) as tmp:
         try:
             with contextlib.redirect_stdout(io.StringIO()):  # the exporter narrates its steps on stdout
                 torch.onnx.export(
@@ -229,14 +214,14 @@ def lower_pte(program: torch.export.ExportedProgram, path: str | Path) -> Path:
     (:func:`export_pte` does that for fp32 models).
     """
     require("executorch")
-    from .runtime import PteModel
+    from .sessions import PteModel
 
     if not isinstance(program, torch.export.ExportedProgram):
         raise ExportError(
             f"lower_pte expects a torch.export.ExportedProgram, got {type(program).__name__}; "
             "capture the model first: export_program(model, example) or torch.export.export(model, (x,))"
         )
-    with _atomic(path) as tmp:
+    with atomic_path(path) as tmp:
         _lower(program, tmp, Path(path).name)
         PteModel(tmp)  # loads and runs it once: a file the runtime rejects is never renamed into place
     return Path(path)
@@ -258,14 +243,14 @@ def export_pte(
     only checked to run (compare their predictions with :func:`~course_utils.deploy.compare_predictions`).
     """
     require("executorch")
-    from .runtime import PteModel
+    from .sessions import PteModel
 
     program = export_program(model, example)
     if calibration is not None:
         program = quantize_pt2e(program, calibration, keep_slow_ops_float=keep_slow_ops_float)
     with torch.inference_mode():
         reference = model(example)
-    with _atomic(path) as tmp:
+    with atomic_path(path) as tmp:
         _lower(program, tmp, type(model).__name__)
         got = PteModel(tmp)(example)
         if calibration is None:

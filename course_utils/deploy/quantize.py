@@ -12,8 +12,8 @@ from pathlib import Path
 import torch
 
 from ..core.errors import DeployError
-from .export import _atomic
-from .runtimes import require
+from ..core.files import atomic_path
+from .availability import require
 
 #: Calibration methods of ONNX Runtime, by the names the course uses.
 METHODS = ("minmax", "percentile", "entropy")
@@ -73,13 +73,13 @@ def quantize_onnx(
         "percentile": CalibrationMethod.Percentile,
         "entropy": CalibrationMethod.Entropy,
     }
-    from .runtime import OnnxModel
+    from .sessions import OnnxModel
 
     name = OnnxModel(src).input_name
     dst = Path(dst)
     with (
         tempfile.TemporaryDirectory() as scratch,
-        _atomic(dst) as tmp,
+        atomic_path(dst) as tmp,
         contextlib.redirect_stdout(io.StringIO()),
     ):  # the calibrators print progress
         pre = Path(scratch) / "preprocessed.onnx"

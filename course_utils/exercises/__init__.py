@@ -17,6 +17,7 @@ import difflib
 import html
 import importlib
 import inspect
+import re
 import site
 import sysconfig
 import traceback
@@ -26,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from ..core.errors import UnknownExerciseError
+from ..core.errors import ExerciseRegistryError, UnknownExerciseError
 from ..core.notebook import in_notebook
 
 
@@ -85,16 +86,40 @@ _REGISTRY: dict[str, Exercise] = {}
 
 
 def exercise(id: str, title: str, hint: str = "") -> Callable[[Callable[[object], None]], Callable[[object], None]]:
-    """Decorator registering a checker for exercise ``id``."""
+    """Decorator registering a checker for exercise ``id``, as strictly as torchvision registers models.
+
+    The id must have the form ``NN.k`` and the checker must live in that notebook's module (:func:`module_for`);
+    a second checker under the same id raises. Re-running the same module (a reload) replaces its own entry.
+    """
+    if not isinstance(id, str) or not _ID.fullmatch(id):
+        raise ExerciseRegistryError(f"exercise id {id!r}: use the form 'NN.k' of the notebook's headings, e.g. '02.1'")
 
     def register(checker: Callable[[object], None]) -> Callable[[object], None]:
+        module = checker.__module__.rsplit(".", 1)[-1]
+        if module != module_for(id):
+            raise ExerciseRegistryError(
+                f"exercise {id} is registered in {checker.__module__}: its checker belongs in "
+                f"course_utils.exercises.{module_for(id)}"
+            )
+        old = _REGISTRY.get(id)
+        if old is not None and (old.checker.__module__, old.checker.__qualname__) != (
+            checker.__module__,
+            checker.__qualname__,
+        ):
+            raise ExerciseRegistryError(
+                f"exercise {id} is already registered (by {old.checker.__qualname__}); give the new one its own id"
+            )
         _REGISTRY[id] = Exercise(id, title, checker, hint)
         return checker
 
     return register
 
 
-def _module_for(id: str) -> str:
+_ID = re.compile(r"\d{2}\.\d+")
+
+
+def module_for(id: str) -> str:
+    """The module of exercise ``id``'s checker and solutions: ``'04.3'`` → ``'nb04'``. The one place of this rule."""
     return "nb" + id.split(".")[0].zfill(2)
 
 
@@ -104,7 +129,7 @@ def get(id: str) -> Exercise:
         raise UnknownExerciseError(f"exercise ids are strings like '02.1', got {id!r}")
     if id not in _REGISTRY:
         try:
-            importlib.import_module(f"{__name__}.{_module_for(id)}")
+            importlib.import_module(f"{__name__}.{module_for(id)}")
         except ModuleNotFoundError:
             pass
     if id not in _REGISTRY:
@@ -217,7 +242,7 @@ def check(id: str, answer: object) -> Result:
 def solution(id: str) -> object:
     """The reference solution object of exercise ``id``."""
     get(id)
-    module = importlib.import_module(f"course_utils.solutions.{_module_for(id)}")
+    module = importlib.import_module(f"course_utils.solutions.{module_for(id)}")
     return module.SOLUTIONS[id]
 
 
@@ -226,7 +251,7 @@ def solution_source(id: str) -> str:
     obj = solution(id)
     if inspect.isfunction(obj) or inspect.isclass(obj):
         return inspect.getsource(obj)
-    module = importlib.import_module(f"course_utils.solutions.{_module_for(id)}")
+    module = importlib.import_module(f"course_utils.solutions.{module_for(id)}")
     source = inspect.getsource(module)
     tree = ast.parse(source)
     assignments = {
@@ -260,6 +285,7 @@ __all__ = [
     "evaluate",
     "exercise",
     "get",
+    "module_for",
     "show_solution",
     "solution",
     "solution_source",

@@ -6,6 +6,8 @@ import torch
 
 from . import exercise
 
+__all__ = []
+
 _EXPECTED = (2, 3, 224, 224)
 
 

@@ -14,6 +14,8 @@ from ..models.surgery import randomise_batchnorm
 from . import exercise
 from ._fixtures import shape_of
 
+__all__ = ["resnet50_shapes"]
+
 
 def _n_params(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())

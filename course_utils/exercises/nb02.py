@@ -11,6 +11,8 @@ from ..models.surgery import randomise_batchnorm
 from . import exercise
 from ._fixtures import shape_of, textured_images
 
+__all__ = []
+
 _CALLS = [  # (number of classes, k, category names): different lists, so hard-coded names show
     (10, 1, [f"class_{i}" for i in range(10)]),
     (10, 3, [f"class_{i}" for i in range(10)]),

@@ -12,6 +12,8 @@ from ..models.surgery import randomise_batchnorm
 from . import exercise
 from ._fixtures import check_captured, check_cleanup_after_raise
 
+__all__ = []
+
 
 def _features(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """layer4's output and the flattened average pool of ``model`` for ``x``."""

@@ -11,6 +11,8 @@ from ..models.surgery import randomise_batchnorm
 from . import exercise
 from ._fixtures import shape_of, tensor_or_fail
 
+__all__ = []
+
 _BN = nn.modules.batchnorm._BatchNorm
 
 
@@ -218,18 +220,27 @@ def _check_optimizer(
         assert group["lr"] == want, (
             f"{'head' if is_head else 'backbone'} parameter {name} has lr {group['lr']:g}, expected {want:g}{fixed}"
         )
-        assert group["weight_decay"] == weight_decay, (
-            f"{name} has weight_decay {group['weight_decay']:g}, expected {weight_decay:g}: pass the argument "
-            "(AdamW's default is 0.01)"
-        )
+        flat = model.get_parameter(name).ndim < 2
+        if flat:
+            assert group["weight_decay"] == 0, (
+                f"{name} is {model.get_parameter(name).ndim}-D (a bias or a normalisation parameter) and has "
+                f"weight_decay {group['weight_decay']:g}: the rule gives 1-D tensors weight_decay 0 (their names "
+                "do not all end in 'bias': tell them apart by p.ndim)"
+            )
+        else:
+            assert group["weight_decay"] == weight_decay, (
+                f"{name} ({model.get_parameter(name).ndim}-D) has weight_decay {group['weight_decay']:g}, expected "
+                f"{weight_decay:g}: pass the argument to the groups of tensors with ndim >= 2 (AdamW's default is 0.01)"
+            )
 
 
 @exercise(
     "04.3",
     "make_optimizer(model, head, head_lr, backbone_lr, weight_decay): AdamW for full fine-tuning, "
-    "head at head_lr, every other parameter at backbone_lr",
-    hint="torch.optim.AdamW accepts a list of dicts, one per parameter group, each with its own 'lr'; keyword "
-    "options outside the list apply to every group. Tell parameters apart by identity (id(p)), not with ==.",
+    "head at head_lr, every other parameter at backbone_lr; weight_decay on ndim >= 2, none on biases and norms",
+    hint="torch.optim.AdamW accepts a list of dicts, one per parameter group, each with its own 'lr' and "
+    "'weight_decay': four groups (head or backbone, times decayed or not). Tell parameters apart by identity "
+    "(id(p)), not with ==, and decayed from undecayed by p.ndim.",
 )
 def _check_optimizer_groups(make_optimizer) -> None:
     resnet = _resnet18()

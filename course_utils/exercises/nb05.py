@@ -8,6 +8,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from . import exercise
 
+__all__ = []
+
 
 def _number(got: object, what: str) -> None:
     assert isinstance(got, (int, float)) and not isinstance(got, bool), (

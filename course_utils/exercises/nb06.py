@@ -8,6 +8,8 @@ from torch import nn
 
 from . import exercise
 
+__all__ = []
+
 
 @exercise(
     "06.1",

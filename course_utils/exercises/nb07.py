@@ -11,6 +11,8 @@ from ..models.surgery import randomise_batchnorm
 from . import exercise
 from ._fixtures import check_captured, check_cleanup_after_raise, shape_of
 
+__all__ = []
+
 _IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 _HALF = ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))  # EfficientNet-Lite0's
 

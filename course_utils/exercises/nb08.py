@@ -10,6 +10,8 @@ from torchvision.models.resnet import Bottleneck
 from ..models.surgery import randomise_batchnorm
 from . import exercise
 
+__all__ = []
+
 
 @exercise(
     "08.1",

@@ -11,6 +11,8 @@ from ..deploy.export import export_program
 from ..models.surgery import randomise_batchnorm
 from . import NotYet, exercise
 
+__all__ = []
+
 #: Convolutions "any conv" covers: (in, out, kernel, stride, padding, dilation, groups, bias, padding_mode).
 _CONVS = [
     (3, 8, 3, 2, 1, 1, 1, True, "zeros"),

@@ -15,6 +15,8 @@ from ..models.surgery import randomise_batchnorm
 from . import exercise
 from ._fixtures import shape_of
 
+__all__ = []
+
 # --------------------------------------------------------------------------- 10.1 the pre-activation block
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -21,19 +21,26 @@ from torchvision.transforms import v2
 from tqdm.auto import tqdm
 
 from ..core import settings
-from ..core.device import model_device
-from ..core.errors import EmbeddingError
+from ..core.device import eval_mode, model_device
+from ..core.errors import EmbeddingError, InputShapeError
 from ..core.files import save_atomic
-from ..core.validate import MIN_IMAGE_SIZE, check_batch
-from ..data.images import ImageInput, load_image
+from ..core.validate import MIN_IMAGE_SIZE
+from ..data.images import ImageInput, Images, image_sources, load_image, to_batch
+from ..models.inference import placed
 from ..models.registry import Classifier
 from ..models.surgery import backbone, state_token
 
 
-@torch.inference_mode()
+def _headless(module: nn.Module) -> nn.Module:
+    """:func:`~course_utils.models.surgery.backbone` of ``module``, with every train/eval flag of ``module`` kept
+    (tracing sets them; the backbone shares ``module``'s layers)."""
+    with eval_mode(module):
+        return backbone(module)
+
+
 def extract_embeddings(
     model: nn.Module | Classifier,
-    images: Iterable[ImageInput] | torch.Tensor,
+    images: Images,
     preprocess: Callable | None = None,
     batch_size: int = 32,
     device: torch.device | str | None = None,
@@ -42,45 +49,42 @@ def extract_embeddings(
     """Embeddings ``[N, D]`` (float32, on the CPU) of many images, computed batch by batch.
 
     ``model`` is a :class:`Classifier` (its backbone and preprocessing are used) or any
-    module that maps a batch to features. ``images`` is a preprocessed batch or an
-    iterable of anything :func:`load_image` accepts (then ``preprocess`` is required
-    unless ``model`` is a Classifier).
+    module that maps a batch to features. ``images`` as :func:`~course_utils.data.images.to_batch` takes
+    them: a 4-D tensor is a preprocessed batch; anything else is images (a folder, a list, one image; a 2-D or
+    3-D tensor is one raw image), loaded and preprocessed ``batch_size`` at a time with ``preprocess`` (required
+    unless ``model`` is a Classifier). Runs in eval mode on ``device`` (default: where the model is); the
+    model itself stays as it was: its train/eval flags, device and memory format.
     """
     is_classifier = isinstance(model, Classifier)
     if is_classifier:
         preprocess = preprocess or model.preprocess
         device = device or model.device
-        model = backbone(model)
+        model = _headless(model.model)
     device = torch.device(device) if device is not None else model_device(model)
-    model = model.eval().to(device)
-    if isinstance(images, torch.Tensor):
-        images = check_batch(
-            images,
-            "extract_embeddings",
-            channels=3 if is_classifier else None,
-            min_size=MIN_IMAGE_SIZE if is_classifier else None,
-            error=EmbeddingError,
-        )
-        chunks = list(images.split(batch_size))
+    checks = {"channels": 3, "min_size": MIN_IMAGE_SIZE} if is_classifier else {}
+    if isinstance(images, torch.Tensor) and images.ndim not in (2, 3):
+        chunks = list(to_batch(images, where="extract_embeddings", error=EmbeddingError, **checks).split(batch_size))
+        total = len(chunks)
     else:
         if preprocess is None:
             raise EmbeddingError("pass preprocess= (e.g. weights.transforms()) to embed raw images")
-        items = list(images)
+        items = image_sources(images)
         chunks = (
-            torch.stack([preprocess(load_image(x)) for x in items[i : i + batch_size]])
+            to_batch(items[i : i + batch_size], preprocess, where="extract_embeddings", error=EmbeddingError)
             for i in range(0, len(items), batch_size)
         )
-    total = len(chunks) if isinstance(chunks, list) else -(-len(items) // batch_size)
-    try:
-        out = [
-            model(chunk.to(device)).float().cpu()
-            for chunk in tqdm(chunks, total=total, desc="embeddings", disable=not progress or total < 2)
-        ]
-    except RuntimeError as exc:
-        raise EmbeddingError(
-            f"extract_embeddings: {type(model).__name__} could not run on the batch ({exc}); "
-            "check the channel count, dtype and image size the model expects"
-        ) from None
+        total = -(-len(items) // batch_size)
+    out = []
+    with eval_mode(model), placed(model, device):
+        for chunk in tqdm(chunks, total=total, desc="embeddings", disable=not progress or total < 2):
+            try:
+                with torch.inference_mode():
+                    out.append(model(chunk.to(device)).float().cpu())
+            except RuntimeError as exc:
+                raise EmbeddingError(
+                    f"extract_embeddings: {type(model).__name__} could not run on the batch ({exc}); "
+                    "check the channel count, dtype and image size the model expects"
+                ) from None
     if not out:
         raise EmbeddingError("no images to embed: pass a non-empty list")
     return torch.cat(out)
@@ -151,7 +155,7 @@ class EmbeddingCache:
         entries = self._store.setdefault(module, {})
         entry = entries.get(headless)
         if entry is None or entry["token"] != token:
-            net = backbone(module) if headless else module
+            net = _headless(module) if headless else module
             entry = entries[headless] = {"token": token, "net": net, "vectors": {}, "fingerprint": None}
         return entry
 
@@ -162,25 +166,31 @@ class EmbeddingCache:
     def embed(
         self,
         model: nn.Module | Classifier,
-        images: Iterable[ImageInput],
+        images: Images,
         preprocess: Callable | None = None,
         batch_size: int = 32,
         device: torch.device | str | None = None,
         progress: bool = True,
     ) -> torch.Tensor:
-        """Embeddings ``[N, D]`` of ``images`` (as :func:`extract_embeddings`); only unseen images run through the model."""
-        if isinstance(images, torch.Tensor):
-            raise EmbeddingError(
-                "the cache embeds images (paths, PIL images, arrays), not a preprocessed batch; "
-                "call extract_embeddings() for tensors"
-            )
+        """Embeddings ``[N, D]`` of ``images`` (as :func:`extract_embeddings`); only unseen images run through the model.
+
+        The cache is keyed by pixels, so it takes images (a folder, a list, one image; a 2-D or 3-D tensor is one
+        raw image), not a preprocessed 4-D batch: that one goes to :func:`extract_embeddings`.
+        """
         if isinstance(model, Classifier):
             preprocess, device, module = preprocess or model.preprocess, device or model.device, model.model
         else:
             module = model
+        try:
+            sources = image_sources(images)
+        except InputShapeError:
+            raise EmbeddingError(
+                "the cache embeds images (paths, PIL images, arrays), not a preprocessed batch; "
+                "call extract_embeddings() for a 4-D tensor"
+            ) from None
         if preprocess is None:
             raise EmbeddingError("pass preprocess= (e.g. weights.transforms()) to embed raw images")
-        items = [load_image(x) for x in images]
+        items = [load_image(x) for x in sources]
         if not items:
             raise EmbeddingError("no images to embed: pass a non-empty list")
         entry = self._entry(module, isinstance(model, Classifier))
@@ -193,8 +203,8 @@ class EmbeddingCache:
             entry["vectors"].update(zip(todo, fresh))
         return torch.stack([entry["vectors"][k] for k in keys])
 
-    def dataset_key(self, clf: Classifier, dataset, transform: Callable) -> str:
-        """Hash of what determines a dataset's embeddings: model name and weights, dataset content, transform.
+    def dataset_key(self, clf: Classifier, dataset, preprocess: Callable) -> str:
+        """Hash of what determines a dataset's embeddings: model name and weights, dataset content, preprocessing.
 
         Pretrained models are keyed by their weights' name; random ones by a hash of their weights, so two
         different random initialisations never share a file.
@@ -203,14 +213,14 @@ class EmbeddingCache:
         if not clf.pretrained and entry["fingerprint"] is None:
             entry["fingerprint"] = _weights_fingerprint(clf.model)
         model_id = f"{clf.name}:{clf.weights}" if clf.pretrained else f"{clf.name}:random:{entry['fingerprint']}"
-        text = f"{model_id}|{getattr(dataset, 'root', '')}:{dataset.fingerprint()}|{transform!r}"
+        text = f"{model_id}|{getattr(dataset, 'root', '')}:{dataset.fingerprint()}|{preprocess!r}"
         return hashlib.sha256(text.encode()).hexdigest()[:24]
 
     def embed_dataset(
         self,
         clf: Classifier,
         dataset,
-        transform: Callable | None = None,
+        preprocess: Callable | None = None,
         batch_size: int = 32,
         cache_dir: str | Path | None = None,
         progress: bool = True,
@@ -221,9 +231,9 @@ class EmbeddingCache:
         :meth:`dataset_key`; later calls, also in other processes, read the file. The file is written
         atomically under a lock; a damaged file is replaced; a read-only cache is read, never written.
         """
-        transform = transform or clf.preprocess
+        preprocess = preprocess or clf.preprocess
         folder = Path(cache_dir) if cache_dir is not None else settings.data_cache_dir() / "embeddings"
-        path = folder / f"{clf.name}-{self.dataset_key(clf, dataset, transform)}.pt"
+        path = folder / f"{clf.name}-{self.dataset_key(clf, dataset, preprocess)}.pt"
         if path.is_file():
             try:
                 blob = torch.load(path, map_location="cpu", weights_only=True)
@@ -232,7 +242,7 @@ class EmbeddingCache:
             except Exception:  # a damaged or foreign file (refused by weights_only): compute afresh, replace it
                 pass
         paths = [p for p, _ in dataset.samples]
-        x = extract_embeddings(self.backbone(clf), paths, transform, batch_size, clf.device, progress)
+        x = extract_embeddings(self.backbone(clf), paths, preprocess, batch_size, clf.device, progress)
         y = torch.tensor(dataset.targets, dtype=torch.long)
         try:
             folder.mkdir(parents=True, exist_ok=True)

@@ -11,10 +11,10 @@ from collections.abc import Callable, Mapping, Sequence
 import torch
 from torch import nn
 
-from ..core.device import model_device
+from ..core.device import eval_mode, model_device
 from ..core.errors import FeatureMapError
-from ..data.images import ImageInput
-from ..models.predict import model_and_batch
+from ..data.images import Images, to_batch
+from ..models.parts import module_and_preprocess
 from ..models.registry import Classifier
 from .hooks import capture
 
@@ -24,19 +24,20 @@ Maps = Mapping[str, torch.Tensor]
 @torch.inference_mode()
 def feature_maps(
     model: nn.Module | Classifier,
-    images: ImageInput | Sequence[ImageInput] | torch.Tensor,
+    images: Images,
     layers: Sequence[str],
     preprocess: Callable | None = None,
 ) -> dict[str, torch.Tensor]:
     """Outputs ``{layer: [N, C, h, w]}`` (on the CPU) of ``layers`` for a batch or for images.
 
-    Images are preprocessed with the Classifier's (or the given) ``preprocess``; one forward
-    pass records every layer through :func:`course_utils.inspect.capture`.
+    ``images`` as :func:`~course_utils.data.images.to_batch` takes them (a 4-D tensor is a preprocessed batch,
+    a 2-D or 3-D tensor one raw image); images are preprocessed with the given ``preprocess`` or the
+    Classifier's. One forward pass in eval mode records every layer through :func:`course_utils.inspect.capture`;
+    the model's train/eval flags are restored and no hook stays behind.
     """
-    module, batch = model_and_batch(
-        model, images, preprocess, "feature_maps", FeatureMapError, channels=None, min_size=None
-    )
-    with capture(module.eval(), list(layers)) as out:
+    module, preprocess = module_and_preprocess(model, preprocess)
+    batch = to_batch(images, preprocess, where="feature_maps", error=FeatureMapError)
+    with eval_mode(module), capture(module, list(layers)) as out:
         try:
             module(batch.to(model_device(module)))
         except RuntimeError as exc:

@@ -8,7 +8,7 @@ on the same output; both are removed when the call returns.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,8 +18,9 @@ from torch import nn
 
 from ..core.device import eval_mode, model_device
 from ..core.errors import GradCAMError
-from ..data.images import ImageInput
-from ..models.predict import model_and_batch
+from ..core.validate import MIN_IMAGE_SIZE
+from ..data.images import Images, to_batch
+from ..models.parts import module_and_preprocess
 from ..models.registry import Classifier
 from .hooks import HookSet, get_layer
 
@@ -62,19 +63,21 @@ def _normalise(cam: torch.Tensor) -> torch.Tensor:
 
 def grad_cam(
     model: nn.Module | Classifier,
-    images: ImageInput | Sequence[ImageInput] | torch.Tensor,
+    images: Images,
     layer: str | nn.Module,
     classes: int | Iterable[int] | None = None,
     preprocess: Callable | None = None,
 ) -> GradCAMResult:
     """Grad-CAM of ``classes`` (default: each image's top class) at ``layer`` of ``model``.
 
-    ``images`` is a preprocessed batch ``[N, 3, H, W]`` (or one ``[3, H, W]`` image), or images
-    that :func:`~course_utils.load_image` accepts (then the Classifier's or the given
-    ``preprocess`` is applied). Runs on the model's device; parameters and their ``.grad`` are
-    left untouched and no hook stays behind, even if the forward pass fails.
+    ``images`` as :func:`~course_utils.data.images.to_batch` takes them: a preprocessed batch ``[N, 3, H, W]``
+    (one preprocessed image: ``x.unsqueeze(0)``), or images (a path, PIL image, array, a 2-D/3-D tensor of raw
+    pixels, a list, a folder), preprocessed with the given ``preprocess`` or the Classifier's. Runs in eval
+    mode on the model's device; the train/eval flags are restored, parameters and their ``.grad`` are left
+    untouched and no hook stays behind, even if the forward pass fails.
     """
-    module, batch = model_and_batch(model, images, preprocess, "grad_cam (expected images or a batch)", GradCAMError)
+    module, preprocess = module_and_preprocess(model, preprocess)
+    batch = to_batch(images, preprocess, where="grad_cam", error=GradCAMError, channels=3, min_size=MIN_IMAGE_SIZE)
     target = get_layer(module, layer)
     x = batch.to(model_device(module)).detach().requires_grad_(True)  # a graph exists even if the weights are frozen
     store: dict[str, torch.Tensor] = {}

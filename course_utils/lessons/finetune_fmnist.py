@@ -8,8 +8,9 @@ bookkeeping around them, so that every comparison is read the same way::
     print(probe)                                 # 64.0 % (63.0–65.0)
     print(ff.verdict(probe, pixels, ("probe", "pixels")))   # a difference, or "within noise"
 
-* :class:`Runs` and :func:`verdict` — a method's accuracy over seeds as mean (min–max), and whether two methods
-  differ by more than that spread; :func:`results_table` prints several.
+* :class:`Runs`, :func:`differs` and :func:`verdict` (from :mod:`course_utils.measure.seeds`, the course's one
+  rule) — a method's accuracy over seeds as mean (min–max), and whether two methods differ by more than that
+  spread; :func:`results_table` prints several.
 * :func:`bn_statistics`, :class:`BatchStatsRecorder`, :func:`replay_running_mean` — BatchNorm's running
   statistics, the batch statistics a forward pass in train mode feeds into them, and the moving average
   ``running = (1 − momentum)·running + momentum·batch`` recomputed by hand from those.
@@ -17,87 +18,28 @@ bookkeeping around them, so that every comparison is read the same way::
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 
 import torch
 from torch import nn
 
 from ..core.errors import ExperimentError
+from ..measure.seeds import MIN_SEEDS, Runs, differs, verdict
 
-#: A difference between two methods is claimed only with at least this many seeds behind each.
-MIN_SEEDS = 3
+__all__ = [
+    "MIN_SEEDS",
+    "BatchStatsRecorder",
+    "Runs",
+    "bn_layers",
+    "bn_statistics",
+    "differs",
+    "replay_running_mean",
+    "results_table",
+    "share_moved",
+    "verdict",
+]
 
 _BN = nn.modules.batchnorm._BatchNorm
-
-
-@dataclass(frozen=True)
-class Runs:
-    """One method's result (an accuracy in [0, 1]) for each seed, in seed order."""
-
-    values: tuple[float, ...]
-
-    def __init__(self, values: Iterable[float]) -> None:
-        vals = tuple(float(v) for v in values)
-        if not vals:
-            raise ExperimentError("Runs needs at least one value (one per seed)")
-        if not all(math.isfinite(v) for v in vals):
-            raise ExperimentError(f"Runs got a value that is not a finite number: {vals}")
-        object.__setattr__(self, "values", vals)
-
-    def __len__(self) -> int:
-        return len(self.values)
-
-    @property
-    def mean(self) -> float:
-        """The mean over seeds."""
-        return sum(self.values) / len(self.values)
-
-    @property
-    def low(self) -> float:
-        """The worst seed."""
-        return min(self.values)
-
-    @property
-    def high(self) -> float:
-        """The best seed."""
-        return max(self.values)
-
-    @property
-    def spread(self) -> float:
-        """Best minus worst seed: how much the result moves from one draw of the data to another."""
-        return self.high - self.low
-
-    def __str__(self) -> str:
-        return f"{100 * self.mean:.1f} % ({100 * self.low:.1f}–{100 * self.high:.1f})"
-
-
-def differs(a: Runs, b: Runs) -> bool:
-    """Whether the means of ``a`` and ``b`` differ by more than the larger of their spreads over seeds.
-
-    Needs at least :data:`MIN_SEEDS` seeds behind each: with fewer, no difference is claimed.
-    """
-    for runs in (a, b):
-        if not isinstance(runs, Runs):
-            raise ExperimentError(f"differs() compares two Runs, got a {type(runs).__name__}")
-    if min(len(a), len(b)) < MIN_SEEDS:
-        raise ExperimentError(
-            f"{len(a)} and {len(b)} seeds: a difference needs at least {MIN_SEEDS} seeds behind each method"
-        )
-    return abs(a.mean - b.mean) > max(a.spread, b.spread)
-
-
-def verdict(a: Runs, b: Runs, names: Sequence[str] = ("A", "B")) -> str:
-    """One sentence: ``a`` above or below ``b`` by so many points, or "within noise" when the spread is larger."""
-    if len(names) != 2:
-        raise ExperimentError(f"names: give the two methods' names, got {names!r}")
-    first, second = names
-    gap, spread = 100 * (a.mean - b.mean), 100 * max(a.spread, b.spread)
-    if not differs(a, b):
-        return f"{first} vs {second}: {gap:+.1f} points, within noise (the seeds spread over {spread:.1f})"
-    side = "above" if gap > 0 else "below"
-    return f"{first} is {abs(gap):.1f} points {side} {second} (more than the spread over seeds, {spread:.1f})"
 
 
 def results_table(rows: Mapping[str, Runs], reference: str | None = None) -> str:

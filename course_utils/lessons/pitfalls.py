@@ -15,6 +15,8 @@ from ..core.device import eval_mode, model_device
 from ..core.errors import ModelInputError
 from ..core.notebook import in_notebook
 
+__all__ = ["Pitfall", "default_num_workers", "min_input_size", "pitfall"]
+
 
 @dataclass(frozen=True)
 class Pitfall:

@@ -21,10 +21,24 @@ import torchvision.transforms.v2.functional as TF
 from torch import nn
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
-from ..core.device import eval_mode, model_device
+from ..core.device import buffers_kept, eval_mode, model_device
 from ..core.errors import ExperimentError
 from ..data.images import SAMPLE_IMAGES, sample_image
+from ..inspect.hooks import HookSet
 from ..measure.flops import count_params
+from ..measure.report import format_table
+
+__all__ = [
+    "Patches",
+    "ShapeRow",
+    "TwinBlock",
+    "block_changes",
+    "deep_cnn",
+    "format_shape_table",
+    "gradient_norms",
+    "photo_patches",
+    "shape_table",
+]
 
 
 def _positive(name: str, value: int) -> int:
@@ -103,20 +117,25 @@ def gradient_norms(
 ) -> list[tuple[str, float]]:
     """L2 norm of the loss gradient w.r.t. each layer's weight, input side first: ``[(name, norm), …]``.
 
-    One forward and backward pass on ``(x, y)`` in the model's current mode; gradients that were
-    there before are cleared first and afterwards, so the model is left as it was.
+    One forward and backward pass on ``(x, y)`` in the model's current mode; the gradients and the running
+    statistics that a pass in train mode changes are put back afterwards, so the model is left as it was.
     """
     _check_batch(x, y)
     device = model_device(model)
+    grads = {id(p): p.grad for p in model.parameters()}
     model.zero_grad(set_to_none=True)
-    loss = loss_fn(model(x.to(device)), y.to(device))
-    loss.backward()
-    norms = [
-        (name, float(m.weight.grad.norm()))
-        for name, m in model.named_modules()
-        if isinstance(m, layer_types) and m.weight.grad is not None
-    ]
-    model.zero_grad(set_to_none=True)
+    try:
+        with buffers_kept(model):
+            loss = loss_fn(model(x.to(device)), y.to(device))
+            loss.backward()
+        norms = [
+            (name, float(m.weight.grad.norm()))
+            for name, m in model.named_modules()
+            if isinstance(m, layer_types) and m.weight.grad is not None
+        ]
+    finally:
+        for p in model.parameters():
+            p.grad = grads[id(p)]
     if not norms:
         raise ExperimentError(
             f"{type(model).__name__} has no {', '.join(t.__name__ for t in layer_types)} layers with gradients"
@@ -215,32 +234,27 @@ def shape_table(
     device = torch.device(device)
     probe = copy.deepcopy(model).to(device) if device.type == "meta" else model
     rows: list[ShapeRow] = []
-    handles = []
-    for name, m in probe.named_modules():
-        level = name.count(".") + 1 if name else 0
-        if level == depth or (0 < level < depth and not any(True for _ in m.children())):
 
-            def hook(mod, inputs, output, name=name):
-                out = output[0] if isinstance(output, (tuple, list)) else output
-                rows.append(ShapeRow(name, type(mod).__name__, tuple(out.shape), count_params(mod)))
+    def hook(mod, inputs, output, name):
+        out = output[0] if isinstance(output, (tuple, list)) else output
+        rows.append(ShapeRow(name, type(mod).__name__, tuple(out.shape), count_params(mod)))
 
-            handles.append(m.register_forward_hook(hook))
-    try:
+    with HookSet() as hooks:
+        for name, m in probe.named_modules():
+            level = name.count(".") + 1 if name else 0
+            if level == depth or (0 < level < depth and not any(True for _ in m.children())):
+                hooks.forward(m, lambda mod, i, o, name=name: hook(mod, i, o, name))
         with eval_mode(probe), torch.no_grad():
             probe(torch.zeros(size, device=device))
-    finally:
-        for h in handles:
-            h.remove()
     return rows
 
 
 def format_shape_table(rows: Sequence[ShapeRow]) -> str:
-    """The rows of :func:`shape_table` as an aligned text table."""
-    header = ("layer", "type", "output shape", "params")
-    lines = [(r.name, r.kind, str(list(r.shape)), f"{r.params:,}") for r in rows]
-    widths = [max(len(str(c)) for c in col) for col in zip(header, *lines)]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths[:-1]) + f"  {{:>{widths[-1]}}}"
-    return "\n".join([fmt.format(*header), fmt.format(*("-" * w for w in widths))] + [fmt.format(*ln) for ln in lines])
+    """The rows of :func:`shape_table` as an aligned text table (:func:`~course_utils.measure.format_table`)."""
+    table = [
+        {"layer": r.name, "type": r.kind, "output shape": str(list(r.shape)), "params": f"{r.params:,}"} for r in rows
+    ]
+    return format_table(table, align="<<<>")
 
 
 def block_changes(
@@ -252,7 +266,6 @@ def block_changes(
     ``nan``. A block that starts as the identity shows 0.
     """
     rows: list[tuple[str, float]] = []
-    handles = []
 
     def hook(mod, inputs, output, name=""):
         inp = inputs[0]
@@ -261,15 +274,11 @@ def block_changes(
         else:
             rows.append((name, float((output - inp).norm() / inp.norm().clamp_min(1e-12))))
 
-    for name, m in model.named_modules():
-        if isinstance(m, block_types):
-            handles.append(m.register_forward_hook(lambda mod, i, o, name=name: hook(mod, i, o, name)))
-    if not handles:
+    blocks = [(name, m) for name, m in model.named_modules() if isinstance(m, block_types)]
+    if not blocks:
         raise ExperimentError(f"{type(model).__name__} holds no {', '.join(t.__name__ for t in block_types)} blocks")
-    try:
-        with torch.no_grad():
-            model(x)
-    finally:
-        for h in handles:
-            h.remove()
+    with HookSet() as hooks, buffers_kept(model), torch.no_grad():  # a pass in train mode moves BatchNorm's statistics
+        for name, m in blocks:
+            hooks.forward(m, lambda mod, i, o, name=name: hook(mod, i, o, name))
+        model(x)
     return rows

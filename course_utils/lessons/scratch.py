@@ -26,11 +26,36 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.models.resnet import BasicBlock
 
-from ..core.device import model_device
+from ..core.device import eval_mode, model_device
 from ..core.errors import ExperimentError
 from ..data.fashion_mnist import LabelledImages
 from ..data.tensors import RandomCropFlip, TensorLoader, per_class, split_off
+from ..inspect.hooks import HookSet
+from ..measure.seeds import MIN_SEEDS, Runs, differs
+from ..train.finetune import decay_groups
 from .residual import gradient_norms
+
+__all__ = [
+    "BLOCKS",
+    "Comparison",
+    "PlainBlock",
+    "PreActivationBlock",
+    "Recipe",
+    "Run",
+    "SCHEDULES",
+    "Setup",
+    "ShortcutA",
+    "SmallResNet",
+    "Split",
+    "compare",
+    "evaluate",
+    "make_scheduler",
+    "run_grid",
+    "stage_activation_std",
+    "stage_gradient_norms",
+    "summarise",
+    "train",
+]
 
 #: The blocks a :class:`SmallResNet` can be built from.
 BLOCKS = ("residual", "plain", "preact")
@@ -174,13 +199,7 @@ def stage_gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> 
     (:func:`~course_utils.lessons.residual.gradient_norms`); the BatchNorm running statistics that a pass in
     train mode updates are put back afterwards, so probing does not change the training run.
     """
-    saved = [b.detach().clone() for b in model.buffers()]
-    try:
-        norms = gradient_norms(model, x, y)
-    finally:
-        with torch.no_grad():
-            for buffer, value in zip(model.buffers(), saved):
-                buffer.copy_(value)
+    norms = gradient_norms(model, x, y)  # which puts the running statistics back itself
     groups: dict[str, list[float]] = {}
     for name, value in norms:
         groups.setdefault(name.split(".")[0], []).append(value)
@@ -194,14 +213,10 @@ def stage_activation_std(model: nn.Module, x: torch.Tensor) -> dict[str, float]:
     """
     probe = copy.deepcopy(model).train()
     out: dict[str, float] = {}
-    handles = [
-        getattr(probe, name).register_forward_hook(lambda m, i, o, name=name: out.__setitem__(name, float(o.std())))
-        for name in ("stem", "stage1", "stage2", "stage3")
-    ]
-    with torch.no_grad():
+    with HookSet() as hooks, torch.no_grad():
+        for name in ("stem", "stage1", "stage2", "stage3"):
+            hooks.forward(getattr(probe, name), lambda m, i, o, name=name: out.__setitem__(name, float(o.std())))
         probe(x.to(model_device(model)))
-    for h in handles:
-        h.remove()
     return out
 
 
@@ -257,6 +272,8 @@ class Split:
 class Recipe:
     """How a network is trained: AdamW, a schedule, optional label smoothing and augmentation.
 
+    ``weight_decay`` applies to conv kernels and weight matrices only (:func:`course_utils.train.decay_groups`).
+
     ``schedule``: ``"onecycle"`` (``torch.optim.lr_scheduler.OneCycleLR``: a warm-up over ``warmup`` of the
     steps from ``lr / 25`` up to ``lr`` along a cosine, then down to almost 0) or ``"constant"`` (``lr``). ``padding``:
     random crops after padding by that many pixels, plus horizontal flips (0: no augmentation).
@@ -309,18 +326,14 @@ def evaluate(
 ) -> tuple[float, float]:
     """``(mean cross-entropy, accuracy)`` of ``model`` in eval mode on uint8 ``images`` (the model's device)."""
     device = model_device(model)
-    was_training = model.training
-    model.eval()
     loss_sum, correct = 0.0, 0
-    try:
+    with eval_mode(model), torch.inference_mode():  # every submodule's flag is restored afterwards
         for x, y in TensorLoader(images, labels, batch_size=batch_size, device=device):
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             logits = model(x)
             loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
             correct += int((logits.argmax(1) == y).sum())
-    finally:
-        model.train(was_training)
     return loss_sum / len(labels), correct / len(labels)
 
 
@@ -379,7 +392,7 @@ def train(
     )
     if len(loader) == 0:
         raise ExperimentError(f"{len(data.train_labels)} training images make no batch of {recipe.batch_size}")
-    optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
+    optimizer = torch.optim.AdamW(decay_groups(model, recipe.weight_decay), lr=recipe.lr)  # none on biases, norms
     scheduler = make_scheduler(optimizer, recipe, recipe.epochs * len(loader))
     run = Run(label, seed)
     if probe is not None:
@@ -467,26 +480,12 @@ def run_grid(
 # --------------------------------------------------------------------------- the verdict
 
 
-@dataclass(frozen=True)
-class Summary:
-    """Mean and min–max over seeds of one metric."""
-
-    mean: float
-    lo: float
-    hi: float
-    n: int
-
-    def fmt(self, scale: float = 100, digits: int = 1, unit: str = " %") -> str:
-        """``'89.3 % (88.9–89.6)'``."""
-        return f"{self.mean * scale:.{digits}f}{unit} ({self.lo * scale:.{digits}f}–{self.hi * scale:.{digits}f})"
-
-
-def summarise(values: Sequence[float]) -> Summary:
-    """Mean, min and max of one metric over seeds."""
+def summarise(values: Sequence[float]) -> Runs:
+    """One metric over seeds as :class:`~course_utils.measure.Runs` (mean, lowest, highest, spread)."""
     vals = [float(v) for v in values]
     if not vals or any(math.isnan(v) for v in vals):
         raise ExperimentError(f"summarise needs measured values, got {vals}")
-    return Summary(statistics.fmean(vals), min(vals), max(vals), len(vals))
+    return Runs(vals)
 
 
 @dataclass(frozen=True)
@@ -494,9 +493,9 @@ class Comparison:
     """Setting A against setting B on one metric: each summarised over seeds, and the verdict."""
 
     metric: str
-    a: Summary
-    b: Summary
-    winner: str | None  #: "A" or "B" when the min–max ranges do not overlap, else None (within noise)
+    a: Runs
+    b: Runs
+    winner: str | None  #: "A" or "B" when the gap exceeds the spread (:func:`course_utils.measure.differs`), else None
     verdict: str
 
 
@@ -506,16 +505,16 @@ def compare(
     metric: str = "test_acc",
     names: tuple[str, str] = ("A", "B"),
     higher_is_better: bool = True,
-    min_seeds: int = 3,
 ) -> Comparison:
-    """Compare two settings over seeds; a difference is claimed only when the min–max ranges do not overlap.
+    """Compare two settings over seeds; a difference is claimed only by the course's rule
+    (:func:`course_utils.measure.differs`: the gap between the means exceeds the larger min–max spread).
 
     ``metric``: an attribute of :class:`Run` (``test_acc``, ``test_loss``) or ``train_loss`` / ``train_acc`` /
-    ``val_acc`` (their last epoch). Fewer than ``min_seeds`` runs on either side is an error: one seed is an
+    ``val_acc`` (their last epoch). Fewer than :data:`~course_utils.measure.MIN_SEEDS` runs on either side is an error: one seed is an
     anecdote.
     """
-    if min(len(runs_a), len(runs_b)) < min_seeds:
-        raise ExperimentError(f"{len(runs_a)} and {len(runs_b)} runs: compare at least {min_seeds} seeds per setting")
+    if min(len(runs_a), len(runs_b)) < MIN_SEEDS:
+        raise ExperimentError(f"{len(runs_a)} and {len(runs_b)} runs: compare at least {MIN_SEEDS} seeds per setting")
 
     def value(run: Run) -> float:
         v = getattr(run, metric, None)
@@ -527,11 +526,9 @@ def compare(
 
     a, b = summarise([value(r) for r in runs_a]), summarise([value(r) for r in runs_b])
     name_a, name_b = names
-    if a.lo > b.hi or b.lo > a.hi:
-        a_higher = a.lo > b.hi
-        winner = "A" if a_higher == higher_is_better else "B"
-        better = name_a if winner == "A" else name_b
-        verdict = f"{better} better (the ranges do not overlap)"
+    if differs(a, b):
+        winner = "A" if (a.mean > b.mean) == higher_is_better else "B"
+        verdict = f"{name_a if winner == 'A' else name_b} better (the gap exceeds the spread over seeds)"
     else:
-        winner, verdict = None, "within noise (the ranges overlap)"
+        winner, verdict = None, "within noise (the gap is within the spread over seeds)"
     return Comparison(metric, a, b, winner, verdict)

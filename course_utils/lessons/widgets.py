@@ -16,7 +16,9 @@ from ..core.settings import env_flag
 from ..data.images import load_image
 from ..inspect.feature_maps import Maps, one_image_maps, top_channels
 from ..models import Classifier, predict
-from ..plots import figure_png, plot_channel, plot_top_channels, show_predictions
+from ..plots import figure_png, plot_channel, plot_predictions, plot_top_channels
+
+__all__ = ["MAX_UPLOAD_BYTES", "classify_upload", "feature_map_viewer", "upload_classifier", "widgets_available"]
 
 #: Largest upload accepted by :func:`upload_classifier` (bytes).
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
@@ -27,7 +29,7 @@ def _uploaded_files(value) -> list[tuple[str, bytes]]:
     return [(item.get("name") or "upload", bytes(item["content"])) for item in value]
 
 
-def classify_upload(clf: Classifier, name: str, content: bytes, top: int = 5):
+def classify_upload(clf: Classifier, name: str, content: bytes, k: int = 5):
     """Predictions for one uploaded file; raises a :class:`CourseError` naming the file when unusable."""
     if len(content) > MAX_UPLOAD_BYTES:
         raise ImageLoadError(
@@ -37,11 +39,11 @@ def classify_upload(clf: Classifier, name: str, content: bytes, top: int = 5):
         image = load_image(content)
     except ImageLoadError as exc:
         raise ImageLoadError(str(exc).replace(f"<{len(content)} bytes>", name)) from None
-    return image, predict(clf, image, top=top)
+    return image, predict(clf, image, k=k)[0]
 
 
-def upload_classifier(clf: Classifier, top: int = 5):
-    """A FileUpload that classifies each uploaded image and draws its top-``top`` bars.
+def upload_classifier(clf: Classifier, k: int = 5):
+    """A FileUpload that classifies each uploaded image and draws its top-``k`` bars.
 
     Bad uploads (not an image, truncated, too large) give a one-line message inside the
     widget. Returns the ``VBox``; its ``.children`` are ``(upload, status, output)``.
@@ -62,12 +64,12 @@ def upload_classifier(clf: Classifier, top: int = 5):
         name, content = files[-1]
         output.clear_output()
         try:
-            image, preds = classify_upload(clf, name, content, top)
+            image, preds = classify_upload(clf, name, content, k)
         except CourseError as exc:
             status.value = f"<span style='color:#a00'>Could not classify: {exc}</span>"
             return
         status.value = f"{name}: <b>{preds[0].label}</b> ({preds[0].prob:.1%})"
-        png = figure_png(show_predictions(image, preds, title=name), dpi=80)
+        png = figure_png(plot_predictions(image, preds, title=name), dpi=80)
         output.outputs = (
             {"output_type": "display_data", "data": {"image/png": png, "text/plain": "<top-k figure>"}, "metadata": {}},
         )

@@ -1,8 +1,9 @@
-"""Measuring: parameters and FLOPs, honest timing on a busy machine, memory, and tables of models."""
+"""Measuring: parameters and FLOPs, honest timing on a busy machine, memory, tables of models, results over seeds."""
 
 from .flops import Cost, count_params, make_input, measure_cost
 from .memory import MemoryUse, format_bytes, peak_memory, saved_tensors_bytes
 from .report import format_share, format_table, matmul_gflops, profile_models
+from .seeds import MIN_SEEDS, Runs, differs, verdict
 from .timing import (
     MIN_RUNS,
     NOISY_SPREAD,
@@ -22,15 +23,18 @@ from .timing import (
 
 __all__ = [
     "MIN_RUNS",
+    "MIN_SEEDS",
     "NOISY_SPREAD",
     "TARGET_SPREAD",
     "Cost",
     "MemoryUse",
     "Ratio",
+    "Runs",
     "Timing",
     "compare_functions",
     "compare_latency",
     "count_params",
+    "differs",
     "format_bytes",
     "format_share",
     "format_table",
@@ -47,4 +51,5 @@ __all__ = [
     "spread",
     "synchronize",
     "time_function",
+    "verdict",
 ]

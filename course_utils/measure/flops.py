@@ -18,6 +18,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from ..core.device import eval_mode, model_device
 from ..core.errors import ModelInputError
 
+__all__ = ["Cost", "count_params", "make_input", "measure_cost"]
+
 
 @dataclass(frozen=True)
 class Cost:

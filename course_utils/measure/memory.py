@@ -15,6 +15,8 @@ import torch
 
 from ..core.device import get_device
 
+__all__ = ["MemoryUse", "format_bytes", "peak_memory", "saved_tensors_bytes"]
+
 _STATUS = Path("/proc/self/status")
 _CLEAR_REFS = Path("/proc/self/clear_refs")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 import torch
@@ -64,17 +65,17 @@ def profile_models(
     ``img_per_s``, ``GFLOP_per_s``; the latencies are timed interleaved (:func:`compare_latency`).
 
     ``min_run_time`` is per model (the comparison runs for ``len(models) × min_run_time`` at least).
-    ``extra`` adds columns per model name (e.g. ``{"resnet18": {"acc@1": 69.8}}``).
+    ``extra`` adds columns per model name (e.g. ``{"resnet18": {"acc@1": 69.8}}``). The models are measured in
+    eval mode on ``device`` (default: where each one is) and left as they were (:func:`compare_latency`).
     """
-    costs, placed = {}, {}
+    costs = {}
     for name, model in models.items():
-        dev = torch.device(device) if device is not None else model_device(model)
-        placed[name] = model.eval().to(dev)
         size = input_size.get(name, 224) if isinstance(input_size, Mapping) else input_size
-        costs[name] = measure_cost(placed[name], make_input(size, batch_size, device=dev))
+        # FLOPs do not depend on the device: counted where the model is (measure_cost restores its mode)
+        costs[name] = measure_cost(model, make_input(size, batch_size, device=model_device(model)))
     budget = min_run_time * len(models)
     timings = compare_latency(
-        placed, None, input_size, batch_size, device, threads, min_run_time=budget, max_run_time=max_run_time
+        models, None, input_size, batch_size, device, threads, min_run_time=budget, max_run_time=max_run_time
     )
     rows = []
     for name, t in timings.items():
@@ -96,15 +97,61 @@ def profile_models(
     return rows
 
 
-def format_table(rows: Sequence[dict], columns: Sequence[str] | None = None, digits: int = 2) -> str:
-    """Rows of dicts as an aligned plain-text table (floats rounded to ``digits``)."""
+def wrap_words(text: str, width: int) -> list[str]:
+    """``text`` in lines of at most ``width`` characters where it can be, broken at spaces, and inside a
+    long path only after a '/' (a single word longer than ``width`` keeps its own line)."""
+    pieces = []  # (piece, joined to the previous piece without a space)
+    for word in text.split():
+        parts = re.findall(r"[^/]*/|[^/]+$", word) if len(word) > width else [word]
+        pieces += [(part, k > 0) for k, part in enumerate(parts)]
+    lines: list[str] = []
+    for piece, glued in pieces:
+        joined = (lines[-1] + ("" if glued else " ") + piece) if lines else piece
+        if lines and len(joined) <= width:
+            lines[-1] = joined
+        else:
+            lines.append(piece)
+    return lines or [""]
+
+
+def format_table(
+    rows: Sequence[dict],
+    columns: Sequence[str] | None = None,
+    digits: int = 2,
+    *,
+    align: str | None = None,
+    header: bool = True,
+    indent: int = 0,
+    width: int | None = None,
+) -> str:
+    """Rows of dicts as an aligned plain-text table (floats rounded to ``digits``): the course's one table.
+
+    ``align``: one ``<`` or ``>`` per column (default: the first left, the others right). ``header=False``
+    leaves out the column names and the rule. ``indent`` spaces before every line. With ``width``, the last
+    column wraps between words onto lines indented under it, so the table fits a narrow output.
+    """
     if not rows:
         return "(no rows)"
     columns = list(columns or rows[0].keys())
+    align = align or "<" + ">" * (len(columns) - 1)
+    if len(align) != len(columns) or set(align) - {"<", ">"}:
+        raise BenchmarkError(f"align={align!r}: give one '<' or '>' per column ({len(columns)} columns)")
     cells = [
         [f"{r.get(c, ''):.{digits}f}" if isinstance(r.get(c), float) else str(r.get(c, "")) for c in columns]
         for r in rows
     ]
-    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
-    line = lambda vals: "  ".join(v.rjust(w) if i else v.ljust(w) for i, (v, w) in enumerate(zip(vals, widths)))  # noqa: E731
-    return "\n".join([line(columns), line(["-" * w for w in widths]), *(line(r) for r in cells)])
+    heads = [[str(c) for c in columns]] if header else []
+    widths = [max(len(row[i]) for row in heads + cells) for i in range(len(columns))]
+    pad = " " * indent
+
+    def line(vals: Sequence[str]) -> str:
+        text = "  ".join(v.ljust(w) if a == "<" else v.rjust(w) for v, w, a in zip(vals, widths, align))
+        return (pad + text).rstrip()
+
+    out = [line(heads[0]), line(["-" * w for w in widths])] if header else []
+    last = indent + sum(widths[:-1]) + 2 * (len(columns) - 1)
+    for row in cells:
+        parts = wrap_words(row[-1], max(20, width - last)) if width and align[-1] == "<" else [row[-1]]
+        out.append(line([*row[:-1], parts[0]]))
+        out.extend(" " * last + part for part in parts[1:])
+    return "\n".join(out)

@@ -17,14 +17,16 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from ..core.device import configure_threads, model_device
+from ..core.device import configure_threads, eval_mode, model_device
 from ..core.errors import BenchmarkError
+from ..models.inference import placed
 from .flops import make_input
 
 #: Every timing has at least this many runs: fewer give no meaningful median or spread.
@@ -314,38 +316,43 @@ def paired_ratio(a: Timing, b: Timing) -> Ratio:
     return Ratio(median, iqr, len(ratios))
 
 
-def _prepare(
+@contextmanager
+def _prepared(
     model: nn.Module,
     inputs: torch.Tensor | Sequence[torch.Tensor] | None,
     input_size: int | Sequence[int],
     batch_size: int,
     device: torch.device | None,
     channels_last: bool,
-) -> tuple[Callable[[], None], int]:
-    """A no-argument forward pass of ``model`` (eval, ``inference_mode``) and its batch size, checked once."""
+) -> Iterator[tuple[Callable[[], None], int]]:
+    """A no-argument forward pass of ``model`` (eval, ``inference_mode``) and its batch size, checked once.
+
+    Inside the block the model is in eval mode, on ``device`` and, with ``channels_last``, in channels-last
+    memory; afterwards its train/eval flags and its own tensors are back (:func:`~course_utils.models.inference.placed`).
+    """
     device = torch.device(device) if device is not None else model_device(model)
-    model = model.eval().to(device)
     if inputs is None:
         inputs = make_input(input_size, batch_size, device=device)
     args = tuple(a.to(device) for a in ((inputs,) if isinstance(inputs, torch.Tensor) else inputs))
     if channels_last:
-        model = model.to(memory_format=torch.channels_last)
         args = tuple(a.contiguous(memory_format=torch.channels_last) if a.ndim == 4 else a for a in args)
+    fmt = torch.channels_last if channels_last else None
+    with eval_mode(model), placed(model, device, fmt):
 
-    def forward() -> None:
-        with torch.inference_mode():
-            model(*args)
+        def forward() -> None:
+            with torch.inference_mode():
+                model(*args)
 
-    try:  # one untimed call first: a bad input fails here with a clear message, not deep inside the timer
-        forward()
-    except RuntimeError as exc:
-        shapes = [tuple(a.shape) for a in args]
-        raise BenchmarkError(
-            f"{type(model).__name__} could not run on input of shape {shapes} "
-            f"({str(exc).splitlines()[0][:300]}); expected the input the model was built for: check "
-            "the channel count, the dtype (float32) and that H and W are large enough"
-        ) from None
-    return forward, int(args[0].shape[0]) if args and args[0].ndim > 0 else 1
+        try:  # one untimed call first: a bad input fails here with a clear message, not deep inside the timer
+            forward()
+        except RuntimeError as exc:
+            shapes = [tuple(a.shape) for a in args]
+            raise BenchmarkError(
+                f"{type(model).__name__} could not run on input of shape {shapes} "
+                f"({str(exc).splitlines()[0][:300]}); expected the input the model was built for: check "
+                "the channel count, the dtype (float32) and that H and W are large enough"
+            ) from None
+        yield forward, int(args[0].shape[0]) if args and args[0].ndim > 0 else 1
 
 
 def compare_latency(
@@ -365,16 +372,21 @@ def compare_latency(
     ``inputs`` is one tensor for all, or ``{name: tensor}``; without it each gets a random batch of
     ``input_size`` (an int, ``(H, W)`` or ``{name: size}``). Returns ``{name: Timing}`` in the given order;
     :func:`paired_ratio` of two results is a per-round ratio.
+
+    The models run in eval mode on ``device`` (default: where each one is), channels-last with
+    ``channels_last``; afterwards every model is as it was: train/eval flags, device, memory format.
     """
     if not models:
         raise BenchmarkError("compare_latency needs at least one model")
-    fns, sizes = {}, {}
     for name, model in models.items():
         if not isinstance(model, nn.Module):
             raise BenchmarkError(f"compare_latency times nn.Modules, got a {type(model).__name__} for {name!r}")
-        x = inputs.get(name) if isinstance(inputs, Mapping) else inputs
-        size = input_size.get(name, 224) if isinstance(input_size, Mapping) else input_size
-        dev = torch.device(device) if device is not None else model_device(model)
-        fns[name], sizes[name] = _prepare(model, x, size, batch_size, dev, channels_last)
-    dev = torch.device(device) if device is not None else model_device(next(iter(models.values())))
-    return compare_functions(fns, dev, threads, max(0, warmup - 1), min_run_time, max_run_time, batch_sizes=sizes)
+    fns, sizes = {}, {}
+    with ExitStack() as stack:
+        for name, model in models.items():
+            x = inputs.get(name) if isinstance(inputs, Mapping) else inputs
+            size = input_size.get(name, 224) if isinstance(input_size, Mapping) else input_size
+            dev = torch.device(device) if device is not None else model_device(model)
+            fns[name], sizes[name] = stack.enter_context(_prepared(model, x, size, batch_size, dev, channels_last))
+        dev = torch.device(device) if device is not None else model_device(next(iter(models.values())))
+        return compare_functions(fns, dev, threads, max(0, warmup - 1), min_run_time, max_run_time, batch_sizes=sizes)

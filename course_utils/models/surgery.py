@@ -12,6 +12,17 @@ from torchvision.models.feature_extraction import create_feature_extractor, get_
 from ..core.device import eval_mode
 from ..core.errors import ExportError, ModelSurgeryError
 
+__all__ = [
+    "backbone",
+    "copy_weights",
+    "count_batchnorms",
+    "folded_copy",
+    "head_of",
+    "randomise_batchnorm",
+    "reset_classifier",
+    "state_token",
+]
+
 
 def copy_weights(src: nn.Module | Mapping[str, torch.Tensor], dst: nn.Module) -> list[tuple[str, str]]:
     """Copy every parameter and buffer of ``src`` into ``dst`` **in registration order**, checking shapes.
@@ -58,7 +69,7 @@ def head_of(model: nn.Module) -> nn.Linear:
     )
 
 
-def replace_head(model: nn.Module, num_classes: int) -> nn.Linear:
+def reset_classifier(model: nn.Module, num_classes: int) -> nn.Linear:
     """Put a fresh ``nn.Linear(in_features, num_classes)`` where the old head was; returns it."""
     old = head_of(model)
     new = nn.Linear(old.in_features, num_classes).to(old.weight.device)
@@ -78,22 +89,26 @@ class _Embedder(nn.Module):
         self.extractor, self.node = extractor, node
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.flatten(self.extractor(x)[self.node], 1)
+        with eval_mode(self.extractor):  # embeddings: running statistics, whatever mode the shared modules are in
+            return torch.flatten(self.extractor(x)[self.node], 1)
 
 
 def backbone(model: nn.Module, node: str = "flatten") -> nn.Module:
     """The network without its head: up to its pooled, flattened features (the input of the classifier).
 
     Built with torchvision's ``create_feature_extractor``; ``node`` names the graph node whose output is
-    returned (``flatten`` for ResNets, MobileNets, EfficientNets). Shares ``model``'s modules and weights.
+    returned (``flatten`` for ResNets, MobileNets, EfficientNets). Shares ``model``'s modules and weights, and
+    leaves their train/eval flags as they are; it always computes in eval mode.
     """
     model = getattr(model, "model", model)  # a Classifier: its module
-    _, nodes = get_graph_node_names(model.eval())
-    if node not in nodes:
-        raise ModelSurgeryError(
-            f"{type(model).__name__} has no graph node {node!r}; pass one of the last nodes: {nodes[-5:]}"
-        )
-    return _Embedder(create_feature_extractor(model, return_nodes={node: node}), node).eval()
+    with eval_mode(model):  # tracing sets every flag: traced in eval mode, restored afterwards
+        _, nodes = get_graph_node_names(model)
+        if node not in nodes:
+            raise ModelSurgeryError(
+                f"{type(model).__name__} has no graph node {node!r}; pass one of the last nodes: {nodes[-5:]}"
+            )
+        extractor = create_feature_extractor(model, return_nodes={node: node})
+    return _Embedder(extractor, node)
 
 
 def count_batchnorms(model: nn.Module) -> int:

@@ -17,6 +17,8 @@ from ..core import settings
 from ..core.errors import DownloadError, WeightsUnavailableError
 from ..data.download import download_file
 
+__all__ = ["Weights", "download_weights", "fix_hint", "torchvision_weights"]
+
 
 @dataclass(frozen=True)
 class Weights:

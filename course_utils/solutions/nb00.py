@@ -3,6 +3,8 @@
 import numpy as np
 import torch
 
+__all__ = ["SOLUTIONS", "WRONG"]
+
 SOLUTIONS = {"00.1": torch.zeros(2, 3, 224, 224)}
 WRONG = {
     "00.1": [

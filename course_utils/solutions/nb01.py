@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from torch import nn
 
+__all__ = ["Bottleneck", "SHAPES", "SOLUTIONS", "WRONG", "bottleneck_params", "shortcut"]
+
 
 def shortcut(in_channels, out_channels, stride):
     if in_channels == out_channels and stride == 1:

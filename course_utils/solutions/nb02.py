@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torchvision.models import ResNet50_Weights
 
+__all__ = ["SOLUTIONS", "WRONG", "make_batch", "predict_probs", "top_k"]
+
 
 def top_k(logits, categories, k=5):
     probs = torch.softmax(logits, dim=-1)

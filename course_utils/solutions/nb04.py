@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+__all__ = ["SOLUTIONS", "WRONG", "confusion_counts", "make_optimizer", "new_head_frozen", "train_head_only_mode"]
+
 # ---------------------------------------------------------------- 04.1 a new head on a frozen ResNet
 
 
@@ -137,43 +139,82 @@ def _eval_all_but_fc(model):
 
 def make_optimizer(model, head, head_lr, backbone_lr, weight_decay):
     model.requires_grad_(True)
-    head_params = list(head.parameters())
-    head_ids = {id(p) for p in head_params}
-    backbone = [p for p in model.parameters() if id(p) not in head_ids]
-    return torch.optim.AdamW(
-        [{"params": head_params, "lr": head_lr}, {"params": backbone, "lr": backbone_lr}], weight_decay=weight_decay
-    )
+    head_ids = {id(p) for p in head.parameters()}
+    groups = []
+    for lr, params in (
+        (head_lr, list(head.parameters())),
+        (backbone_lr, [p for p in model.parameters() if id(p) not in head_ids]),
+    ):
+        groups.append({"params": [p for p in params if p.ndim >= 2], "lr": lr, "weight_decay": weight_decay})
+        groups.append({"params": [p for p in params if p.ndim < 2], "lr": lr, "weight_decay": 0.0})
+    return torch.optim.AdamW(groups)
 
 
-def _groups(model, head):
+def _parts(model, head):
     head_ids = {id(p) for p in head.parameters()}
     return list(head.parameters()), [p for p in model.parameters() if id(p) not in head_ids]
 
 
+def _split(params, lr, weight_decay):
+    return [
+        {"params": [p for p in params if p.ndim >= 2], "lr": lr, "weight_decay": weight_decay},
+        {"params": [p for p in params if p.ndim < 2], "lr": lr, "weight_decay": 0.0},
+    ]
+
+
+def _groups(model, head, head_lr, backbone_lr, weight_decay):
+    h, b = _parts(model, head)
+    return _split(h, head_lr, weight_decay) + _split(b, backbone_lr, weight_decay)
+
+
 def _sgd(model, head, head_lr, backbone_lr, weight_decay):
     model.requires_grad_(True)
-    h, b = _groups(model, head)
-    return torch.optim.SGD(
-        [{"params": h, "lr": head_lr}, {"params": b, "lr": backbone_lr}], momentum=0.9, weight_decay=weight_decay
-    )
+    return torch.optim.SGD(_groups(model, head, head_lr, backbone_lr, weight_decay), momentum=0.9)
 
 
 def _adam_l2(model, head, head_lr, backbone_lr, weight_decay):
     model.requires_grad_(True)
-    h, b = _groups(model, head)
-    return torch.optim.Adam([{"params": h, "lr": head_lr}, {"params": b, "lr": backbone_lr}], weight_decay=weight_decay)
+    return torch.optim.Adam(_groups(model, head, head_lr, backbone_lr, weight_decay))
 
 
 def _lrs_hard_coded(model, head, head_lr, backbone_lr, weight_decay):
     model.requires_grad_(True)
-    h, b = _groups(model, head)
-    return torch.optim.AdamW([{"params": h, "lr": 1e-3}, {"params": b, "lr": 1e-5}], weight_decay=weight_decay)
+    return torch.optim.AdamW(_groups(model, head, 1e-3, 1e-5, weight_decay))
 
 
 def _weight_decay_ignored(model, head, head_lr, backbone_lr, weight_decay):
     model.requires_grad_(True)
-    h, b = _groups(model, head)
+    h, b = _parts(model, head)
     return torch.optim.AdamW([{"params": h, "lr": head_lr}, {"params": b, "lr": backbone_lr}])
+
+
+def _decay_everything(model, head, head_lr, backbone_lr, weight_decay):
+    model.requires_grad_(True)
+    h, b = _parts(model, head)
+    return torch.optim.AdamW(
+        [{"params": h, "lr": head_lr}, {"params": b, "lr": backbone_lr}], weight_decay=weight_decay
+    )
+
+
+def _no_decay_by_bias_name(model, head, head_lr, backbone_lr, weight_decay):
+    model.requires_grad_(True)
+    head_ids = {id(p) for p in head.parameters()}
+    groups = []
+    for lr, in_head in ((head_lr, True), (backbone_lr, False)):
+        named = [(n, p) for n, p in model.named_parameters() if (id(p) in head_ids) == in_head]
+        groups.append(
+            {"params": [p for n, p in named if not n.endswith("bias")], "lr": lr, "weight_decay": weight_decay}
+        )
+        groups.append({"params": [p for n, p in named if n.endswith("bias")], "lr": lr, "weight_decay": 0.0})
+    return torch.optim.AdamW(groups)
+
+
+def _decay_split_in_backbone_only(model, head, head_lr, backbone_lr, weight_decay):
+    model.requires_grad_(True)
+    h, b = _parts(model, head)
+    return torch.optim.AdamW(
+        [{"params": h, "lr": head_lr, "weight_decay": weight_decay}, *_split(b, backbone_lr, weight_decay)]
+    )
 
 
 def _lrs_swapped(model, head, head_lr, backbone_lr, weight_decay):
@@ -181,28 +222,24 @@ def _lrs_swapped(model, head, head_lr, backbone_lr, weight_decay):
 
 
 def _backbone_left_frozen(model, head, head_lr, backbone_lr, weight_decay):
-    h, b = _groups(model, head)
-    return torch.optim.AdamW(
-        [{"params": h, "lr": head_lr}, {"params": b, "lr": backbone_lr}], weight_decay=weight_decay
-    )
+    return torch.optim.AdamW(_groups(model, head, head_lr, backbone_lr, weight_decay))
 
 
 def _one_group(model, head, head_lr, backbone_lr, weight_decay):
     model.requires_grad_(True)
-    return torch.optim.AdamW(model.parameters(), lr=head_lr, weight_decay=weight_decay)
+    return torch.optim.AdamW(_split(list(model.parameters()), head_lr, weight_decay))
 
 
 def _head_group_only(model, head, head_lr, backbone_lr, weight_decay):
     model.requires_grad_(True)
-    return torch.optim.AdamW([{"params": head.parameters(), "lr": head_lr}], weight_decay=weight_decay)
+    return torch.optim.AdamW(_split(list(head.parameters()), head_lr, weight_decay))
 
 
 def _backbone_by_fc_name(model, head, head_lr, backbone_lr, weight_decay):
     model.requires_grad_(True)
     backbone = [p for name, p in model.named_parameters() if not name.startswith("fc.")]
     return torch.optim.AdamW(
-        [{"params": head.parameters(), "lr": head_lr}, {"params": backbone, "lr": backbone_lr}],
-        weight_decay=weight_decay,
+        _split(list(head.parameters()), head_lr, weight_decay) + _split(backbone, backbone_lr, weight_decay)
     )
 
 
@@ -287,6 +324,9 @@ WRONG = {
         _adam_l2,
         _lrs_hard_coded,
         _weight_decay_ignored,
+        _decay_everything,
+        _no_decay_by_bias_name,
+        _decay_split_in_backbone_only,
         _lrs_swapped,
         _backbone_left_frozen,
         _one_group,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from torch import nn
 
+__all__ = ["SOLUTIONS", "WRONG", "depthwise_conv", "depthwise_intensity", "separable_macs"]
+
 
 def depthwise_conv(channels, kernel, stride):
     return nn.Conv2d(channels, channels, kernel, stride, padding=kernel // 2, groups=channels, bias=False)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+__all__ = ["SOLUTIONS", "WRONG", "make_optimizer", "record_input", "run", "to_input", "to_rgb"]
+
 
 def to_input(bgr, mean, std):
     x = torch.from_numpy(bgr[..., ::-1].copy()).permute(2, 0, 1).float() / 255

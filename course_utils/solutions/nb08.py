@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from torch import nn
 
+__all__ = ["GroupedBottleneck", "SOLUTIONS", "WRONG", "conv_params", "flops_factor"]
+
 
 def conv_params(in_ch, out_ch, kernel, groups, bias=False):
     return out_ch * (in_ch // groups) * kernel * kernel + (out_ch if bias else 0)

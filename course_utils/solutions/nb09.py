@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+__all__ = ["SOLUTIONS", "WRONG", "exportable_gate", "fake_quant", "fold_bn"]
+
 
 def fold_bn(conv, bn):
     if bn.training:

@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+__all__ = ["PreActBlock", "SOLUTIONS", "WRONG", "smoothed_cross_entropy", "warmup_cosine"]
+
 
 class PreActBlock(nn.Module):
     expansion = 1

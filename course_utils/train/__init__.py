@@ -3,6 +3,7 @@
 from .finetune import (
     History,
     count_trainable,
+    decay_groups,
     fit,
     freeze_all_but,
     freeze_bn_stats,
@@ -17,6 +18,7 @@ __all__ = [
     "accuracy",
     "confusion_matrix",
     "count_trainable",
+    "decay_groups",
     "fit",
     "freeze_all_but",
     "freeze_bn_stats",

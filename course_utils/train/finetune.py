@@ -2,8 +2,8 @@
 
 The notebook writes each step by hand first; these helpers package the same steps:
 
-* :func:`freeze_all_but`, :func:`count_trainable`, :func:`param_groups` (new heads:
-  :func:`course_utils.models.replace_head`)
+* :func:`freeze_all_but`, :func:`count_trainable`, :func:`decay_groups`, :func:`param_groups` (new heads:
+  :func:`course_utils.models.reset_classifier`)
 * :func:`freeze_bn_stats` — the fix for the frozen-BatchNorm pitfall
 * :func:`train_linear_probe` — on embeddings computed once (``course_utils.inspect.CACHE.embed_dataset``)
 * :func:`fit` — full fine-tuning with optional head warm-up, AMP on CUDA, tqdm, history
@@ -24,6 +24,18 @@ from ..core.device import model_device
 from ..core.errors import TrainingError
 from ..measure.flops import count_params
 
+__all__ = [
+    "History",
+    "count_trainable",
+    "decay_groups",
+    "fit",
+    "freeze_all_but",
+    "freeze_bn_stats",
+    "param_groups",
+    "run_epoch",
+    "train_linear_probe",
+]
+
 _BN = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
 
 
@@ -40,20 +52,39 @@ def freeze_all_but(model: nn.Module, *keep: nn.Module) -> int:
     return count_trainable(model)
 
 
+def decay_groups(params: nn.Module | Iterable[nn.Parameter], weight_decay: float, **options: object) -> list[dict]:
+    """The course's weight-decay rule as AdamW groups: decay tensors with ``ndim >= 2``, not the 1-D ones.
+
+    Conv kernels and weight matrices get ``weight_decay``; biases and normalisation scales and shifts get 0
+    (decay would pull BatchNorm's γ and the biases towards zero without regularising anything: torchvision's
+    reference recipes set ``norm_weight_decay=0``, timm's ``param_groups_weight_decay`` skips 1-D tensors).
+    Only trainable parameters are kept; ``options`` (e.g. ``lr``) are copied into both groups, and an empty
+    group is left out.
+    """
+    items = list(params.parameters()) if isinstance(params, nn.Module) else list(params)
+    trainable = [p for p in items if p.requires_grad]
+    groups = [
+        {"params": [p for p in trainable if p.ndim >= 2], "weight_decay": weight_decay, **options},
+        {"params": [p for p in trainable if p.ndim < 2], "weight_decay": 0.0, **options},
+    ]
+    return [g for g in groups if g["params"]]
+
+
 def param_groups(
     model: nn.Module, head: nn.Module, head_lr: float = 1e-3, backbone_lr: float = 1e-5, weight_decay: float = 1e-4
 ) -> list[dict]:
-    """Two AdamW groups: the head at ``head_lr``, everything else at ``backbone_lr``.
+    """AdamW groups for full fine-tuning: the head at ``head_lr``, everything else at ``backbone_lr``.
 
-    Every parameter lands in exactly one group (all are made trainable).
+    Every parameter lands in exactly one group (all are made trainable), and each part follows
+    :func:`decay_groups`: ``weight_decay`` on tensors with ``ndim >= 2``, none on biases and norms.
     """
     head_ids = {id(p) for p in head.parameters()}
     for p in model.parameters():
         p.requires_grad_(True)
     backbone = [p for p in model.parameters() if id(p) not in head_ids]
     return [
-        {"params": list(head.parameters()), "lr": head_lr, "weight_decay": weight_decay, "name": "head"},
-        {"params": backbone, "lr": backbone_lr, "weight_decay": weight_decay, "name": "backbone"},
+        *decay_groups(head.parameters(), weight_decay, lr=head_lr, name="head"),
+        *decay_groups(backbone, weight_decay, lr=backbone_lr, name="backbone"),
     ]
 
 

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from ..core.device import model_device
+from ..core.device import eval_mode, model_device
 from ..core.errors import TrainingError
 
 
@@ -16,13 +16,16 @@ from ..core.errors import TrainingError
 def predict_loader(
     model: nn.Module, loader: DataLoader, device: torch.device | str | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Logits ``[N, C]`` and targets ``[N]`` (on the CPU) of ``model`` in eval mode over ``loader``."""
+    """Logits ``[N, C]`` and targets ``[N]`` (on the CPU) of ``model`` in eval mode over ``loader``.
+
+    The batches go to ``device`` (default: the model's); the model's train/eval flags are restored afterwards.
+    """
     device = torch.device(device) if device is not None else model_device(model)
-    model.eval()
     logits, targets = [], []
-    for xb, yb in loader:
-        logits.append(model(xb.to(device)).float().cpu())
-        targets.append(torch.as_tensor(yb))
+    with eval_mode(model):
+        for xb, yb in loader:
+            logits.append(model(xb.to(device)).float().cpu())
+            targets.append(torch.as_tensor(yb))
     return torch.cat(logits), torch.cat(targets)
 
 

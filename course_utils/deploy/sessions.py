@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from ..core.errors import InputShapeError, ModelFileError
-from .runtimes import quiet_native_stderr, require
+from .availability import quiet_native_stderr, require
 
 
 def _existing(path: str | Path) -> Path:

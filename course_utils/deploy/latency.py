@@ -7,10 +7,9 @@ from collections.abc import Callable, Iterable, Mapping
 import torch
 
 from ..core.errors import BenchmarkError
-from ..measure.timing import Ratio, Timing, compare_functions, noise_note, time_function
+from ..measure.timing import MIN_RUNS, Ratio, Timing, compare_functions, noise_note, time_function
 
-#: Timed calls at least, so a median and a spread mean something.
-MIN_RUNS = 10
+__all__ = ["compare_runs", "latency", "speedup_line", "speedup_verdict"]
 
 
 def latency(
@@ -104,6 +103,3 @@ def speedup_line(ratio: Ratio, baseline: str, candidate: str, timings: Iterable[
     if verdict == "faster":
         return f"{candidate} runs {ratio.median:.2f}× as fast as {baseline} ({spread})"
     return f"{candidate} runs {1 / ratio.median:.2f}× slower than {baseline} ({spread})"
-
-
-__all__ = ["MIN_RUNS", "compare_runs", "latency", "speedup_line", "speedup_verdict"]
