@@ -234,3 +234,29 @@ def test_every_import_of_the_package_is_declared():
     assert {"torch", "PIL", "filelock", "psutil"} <= set(third_party)
     undeclared = [m for m in third_party if not {d.lower().replace("_", "-") for d in providers.get(m, [])} & declared]
     assert not undeclared, f"imported but not declared in pyproject.toml: {undeclared}"
+
+
+@pytest.mark.parametrize("path", _sources(skip=()), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_every_module_declares_all(path):
+    """Each module says what it offers; ``__main__`` (an entry point) is the exception."""
+    if path.name == "__main__.py":
+        return
+    tree = ast.parse(path.read_text())
+    declared = [
+        node
+        for node in tree.body
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets)
+    ]
+    assert declared, f"{path.relative_to(PACKAGE)} declares no __all__"
+    names = ast.literal_eval(declared[0].value)
+    module_names = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.ClassDef | ast.AsyncFunctionDef):
+            module_names.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                module_names |= {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+        elif isinstance(node, ast.ImportFrom | ast.Import):
+            module_names |= {a.asname or a.name.split(".")[0] for a in node.names}
+    missing = [n for n in names if n not in module_names]
+    assert not missing, f"{path.relative_to(PACKAGE)}: __all__ names what the module does not define: {missing}"

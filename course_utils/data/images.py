@@ -23,6 +23,24 @@ from ..core.errors import CourseError, ImageLoadError, InputShapeError
 from ..core.validate import check_batch
 from .download import read_url
 
+__all__ = [
+    "EXPECTED_CLASSES",
+    "IMAGE_SUFFIXES",
+    "ImageInput",
+    "Images",
+    "MAX_URL_BYTES",
+    "SAMPLE_IMAGES",
+    "image_files",
+    "image_sources",
+    "load_image",
+    "load_images",
+    "normalise_pil",
+    "sample_image",
+    "sample_images",
+    "sample_path",
+    "to_batch",
+]
+
 #: One image, as :func:`load_image` accepts it (a tensor of 2 or 3 dimensions: raw pixels).
 ImageInput = str | Path | bytes | bytearray | Image.Image | np.ndarray | torch.Tensor
 #: What :func:`to_batch` accepts: one image, a folder, a list of images, or a preprocessed batch ``[N, C, H, W]``.

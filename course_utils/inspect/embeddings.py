@@ -30,6 +30,16 @@ from ..models.inference import placed
 from ..models.registry import Classifier
 from ..models.surgery import backbone, state_token
 
+__all__ = [
+    "CACHE",
+    "EmbeddingCache",
+    "augmented_views",
+    "cosine_similarity_matrix",
+    "extract_embeddings",
+    "image_key",
+    "nearest_neighbours",
+]
+
 
 def _headless(module: nn.Module) -> nn.Module:
     """:func:`~course_utils.models.surgery.backbone` of ``module``, with every train/eval flag of ``module`` kept

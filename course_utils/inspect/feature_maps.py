@@ -18,6 +18,8 @@ from ..models.parts import module_and_preprocess
 from ..models.registry import Classifier
 from .hooks import capture
 
+__all__ = ["Maps", "feature_maps", "one_image_maps", "top_channels"]
+
 Maps = Mapping[str, torch.Tensor]
 
 

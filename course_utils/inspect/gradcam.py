@@ -24,6 +24,8 @@ from ..models.parts import module_and_preprocess
 from ..models.registry import Classifier
 from .hooks import HookSet, get_layer
 
+__all__ = ["GradCAMResult", "grad_cam", "grad_cam_map", "mass_inside", "to_display"]
+
 
 @dataclass
 class GradCAMResult:

@@ -19,6 +19,8 @@ from torch.utils.hooks import RemovableHandle
 
 from ..core.errors import LayerNotFoundError
 
+__all__ = ["HookSet", "capture", "get_layer", "hook_count", "remove_all_hooks"]
+
 #: The per-module dictionaries in which torch keeps hooks.
 _HOOK_DICTS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
 #: Bookkeeping dictionaries keyed by the same hook ids (cleared together with the hooks).

@@ -13,6 +13,8 @@ from ..core.errors import BenchmarkError
 from .flops import make_input, measure_cost
 from .timing import compare_latency, time_function
 
+__all__ = ["format_share", "format_table", "matmul_gflops", "profile_models", "wrap_words"]
+
 
 def matmul_gflops(
     size: int | Sequence[int] = (256, 512, 1024),

@@ -29,6 +29,23 @@ from ..core.errors import BenchmarkError
 from ..models.inference import placed
 from .flops import make_input
 
+__all__ = [
+    "MIN_RUNS",
+    "NOISY_SPREAD",
+    "Ratio",
+    "TARGET_SPREAD",
+    "Timing",
+    "compare_functions",
+    "compare_latency",
+    "interleave_order",
+    "is_noisy",
+    "noise_note",
+    "paired_ratio",
+    "spread",
+    "synchronize",
+    "time_function",
+]
+
 #: Every timing has at least this many runs: fewer give no meaningful median or spread.
 MIN_RUNS = 5
 #: Adaptive timing stops once the IQR is within this fraction of the median.

@@ -11,6 +11,8 @@ from torch.utils.data import DataLoader
 from ..core.device import eval_mode, model_device
 from ..core.errors import TrainingError
 
+__all__ = ["accuracy", "confusion_matrix", "misclassified", "per_class_accuracy", "predict_loader", "predicted_labels"]
+
 
 @torch.inference_mode()
 def predict_loader(
