@@ -28,7 +28,7 @@ OLDEST_NOTEBOOKS := $(wildcard notebooks/0[0-8]_*.ipynb)
 help:
 	@echo "make lab     start JupyterLab on the course (creates .venv when missing)"
 	@echo "make test    run every test and execute every notebook (creates .venv when missing)"
-	@echo "make test-fast    the unit tests only (no notebooks, browser or website build): about a minute"
+	@echo "make test-fast    the quick unit tests only (no notebooks, browser, website build or slow processes)"
 	@echo "make test-oldest  unit tests and notebooks 00-08 in $(OLDEST_VENV), every core dependency at its lowest bound"
 	@echo "make lint    the pre-commit checks on the whole tree (ruff lint + format, notebook outputs, hygiene)"
 	@echo "make hooks   install those checks as a git pre-commit hook"
@@ -50,7 +50,7 @@ lab: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Markers (assigned in tests/conftest.py): unit, notebook, browser, book.
+# Markers (assigned in tests/conftest.py): unit, slow, notebook, browser, book; `-m unit` is the quick set.
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS) -m unit tests
 
@@ -72,7 +72,7 @@ install-oldest: $(OLDEST_STAMP)
 
 test-oldest: $(OLDEST_STAMP)
 	$(OLDEST_BIN)/python -c 'import re, importlib.metadata as m; [print(f"{n:34} {m.version(n)}") for n in (re.split("[=<>~!]", s)[0].strip() for s in open("$(OLDEST_PINS)")) if n]'
-	COURSE_OFFLINE=1 $(OLDEST_BIN)/python -m pytest $(PYTEST_ARGS) -m "unit or notebook" $(OLDEST_DESELECT) tests $(OLDEST_NOTEBOOKS)
+	COURSE_OFFLINE=1 $(OLDEST_BIN)/python -m pytest $(PYTEST_ARGS) -m "not browser and not book" $(OLDEST_DESELECT) tests $(OLDEST_NOTEBOOKS)
 
 # The hooks call the dev extra's tools (ruff, nbstripout, pre-commit-hooks) from PATH: put the venv first.
 lint: $(STAMP)
