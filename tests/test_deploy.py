@@ -146,7 +146,8 @@ def test_export_program_with_dynamic_batch_runs_other_batch_sizes(mnv3):
     with torch.inference_mode():
         assert torch.allclose(program.module()(x), mnv3(x), atol=1e-4)
     fixed = export_program(small_net(), torch.randn(2, 3, 32, 48))
-    with pytest.raises(AssertionError, match="size"):  # a static program rejects another batch size
+    # a static program rejects another batch size (torch >= 2.5 asserts; 2.3 raises a RuntimeError)
+    with pytest.raises((AssertionError, RuntimeError), match=r"size|shape\[0\] to be equal to 2"):
         fixed.module()(torch.randn(3, 3, 32, 48))
 
 

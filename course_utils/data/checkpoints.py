@@ -55,13 +55,14 @@ def build_preprocess(info: dict) -> Callable:
         )
     return T.Compose(
         [
-            T.ToImage(),
+            # Resize and crop before ToImage, as torchvision's presets do: a PIL image is resized by PIL there too.
             T.Resize(
                 info["resize_size"][0] if len(info["resize_size"]) == 1 else info["resize_size"],
                 interpolation=InterpolationMode(info.get("interpolation", "bilinear")),
                 antialias=True,
             ),
             T.CenterCrop(info["crop_size"]),
+            T.ToImage(),
             T.ToDtype(torch.float32, scale=True),
             T.Normalize(info["mean"], info["std"]),
         ]
