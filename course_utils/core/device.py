@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import platform
 import random
@@ -22,29 +21,10 @@ __all__ = [
     "eval_mode",
     "get_device",
     "model_device",
-    "quiet_cuda_home_warning",
     "resolve_threads",
     "seed_everything",
     "setup",
 ]
-
-
-class _NoCudaRuntimeNote(logging.Filter):
-    """Drops torch's "No CUDA runtime is found, using CUDA_HOME=…" (logged when ``torch.utils.cpp_extension``
-    is imported on a machine with the CUDA toolkit but no GPU): it says nothing a learner can act on."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("No CUDA runtime is found")
-
-
-def quiet_cuda_home_warning() -> None:
-    """Silence that one message at its source logger (idempotent; other messages still show)."""
-    logger = logging.getLogger("torch.utils.cpp_extension")
-    if not any(isinstance(f, _NoCudaRuntimeNote) for f in logger.filters):
-        logger.addFilter(_NoCudaRuntimeNote())
-
-
-quiet_cuda_home_warning()
 
 
 def get_device(prefer: str | None = None) -> torch.device:
@@ -161,8 +141,10 @@ def setup(seed: int = 0, threads: int | None = None, quiet: bool = False) -> tor
     Threads: ``threads``, else ``COURSE_THREADS``, else ``OMP_NUM_THREADS``, else the CPU count.
     Returns the device.
     """
+    from .notices import quiet_library_notices
     from .style import apply_style
 
+    quiet_library_notices()
     seed_everything(seed)
     n = configure_threads(threads)
     apply_style()

@@ -6,13 +6,12 @@ import contextlib
 import importlib
 import importlib.metadata
 import io
-import logging
 import os
 import tempfile
-import warnings
 from collections.abc import Iterator
 
 from ..core.errors import RuntimeMissingError
+from ..core.notices import quiet_library_notices
 
 #: Each runtime and the modules it needs; all ship in ``pip install -e ".[deploy]"``.
 RUNTIMES: dict[str, tuple[str, ...]] = {
@@ -37,28 +36,8 @@ MIN_VERSIONS: dict[str, str] = {
 }
 
 
-class _DropMessages(logging.Filter):
-    """Drop a library's log records that start with one of ``prefixes`` (notices, not problems)."""
-
-    def __init__(self, *prefixes: str) -> None:
-        super().__init__()
-        self.prefixes = prefixes
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = str(record.msg)
-        return not any(p in message for p in self.prefixes)
-
-
-# torchao (imported by ExecuTorch) registers an Enum with torch's pytree, which logs a deprecation notice;
-# torch.compile logs that a CPU-only machine has no CUDA runtime. Neither is something a learner can act on.
-logging.getLogger("torch.utils._pytree").addFilter(_DropMessages("is an Enum subclass"))
-logging.getLogger("torch.utils.cpp_extension").addFilter(_DropMessages("No CUDA runtime is found"))
-# A failed torch.export logs the partial graph as a warning; export_program raises an ExportError that says why.
-warnings.filterwarnings("ignore", message="This API is experimental", module="executorch")
-logging.getLogger("torch.fx.experimental.symbolic_shapes").addFilter(_DropMessages("Unable to find user code"))
-
-
 def _reason(module: str) -> str | None:
+    quiet_library_notices()  # before the runtimes (torchao, ExecuTorch) log their notices on import
     try:
         importlib.import_module(module)
     except Exception as exc:  # ImportError, or a compiled runtime that does not match this torch
