@@ -24,13 +24,12 @@ ONNX Runtime gets as many threads as torch; ExecuTorch's threadpool uses every c
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 from pathlib import Path
 
 import torch
-from benchlib import finish, fmt_ratio, header
+from benchlib import finish, fmt_ratio, header, rounds_parser
 
 from course_utils import load_classifier, sample_images, setup
 from course_utils.core.errors import ExportError
@@ -87,9 +86,7 @@ def images(clf) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds at least (default 7)")
-    args = parser.parse_args()
+    args = rounds_parser(__doc__, 7, "interleaved rounds at least (default 7)").parse_args()
     setup(seed=0, quiet=True)
     header(f"deployment runtimes vs eager PyTorch, batch 1, {CALLS} calls per round, >= {args.rounds} rounds", "cpu")
     missing = {k: v for k, v in runtime_status().items() if v is not None}

@@ -15,11 +15,10 @@ when a target is missed.
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 import torch
-from benchlib import finish, fmt, fmt_ratio, header
+from benchlib import finish, fmt, fmt_ratio, header, rounds_parser
 from PIL import Image
 from torchvision.models import ResNet50_Weights
 
@@ -32,9 +31,7 @@ BUDGET = 10.0  # seconds: more rounds until the spreads settle, at most this lon
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=9, help="interleaved runs at least (never fewer than 5)")
-    args = parser.parse_args()
+    args = rounds_parser(__doc__, 9, "interleaved runs at least (never fewer than 5)").parse_args()
     setup(seed=0, quiet=True)
     header(f"image loading + preprocessing, {len(SAMPLE_IMAGES)} photos × {REPEAT}", "cpu")
     paths = [sample_path(n) for n in SAMPLE_IMAGES] * REPEAT

@@ -19,12 +19,11 @@ nothing). Random offline weights do not matter for speed. The last line reads
 
 from __future__ import annotations
 
-import argparse
 import copy
 import sys
 
 import torch
-from benchlib import finish, fmt, fmt_ratio, header
+from benchlib import finish, fmt, fmt_ratio, header, rounds_parser
 
 from course_utils import load_classifier, sample_images, setup
 from course_utils.data.images import to_batch
@@ -65,9 +64,7 @@ def versus(slow, fast, rounds: int, device: torch.device):
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=None, help="interleaved runs per model at least (default 5)")
-    args = parser.parse_args()
+    args = rounds_parser(__doc__, None, "interleaved runs per model at least (default 5)").parse_args()
     device = setup(seed=0, quiet=True)
     header(
         f"batched vs per-image inference, {N_IMAGES} images, predict_proba batches of {default_batch_size(device)}",

@@ -2,32 +2,37 @@
 
 Both train the same ``nn.Linear`` head (same init, same batches, same AdamW) for 10 epochs and
 report validation accuracy after every epoch, on the bundled dataset with the real EfficientNet-Lite0 backbone; the cached version runs the
-backbone once (``course_utils.inspect.CACHE.embed_dataset``). Target: at least 8× faster, with
-validation accuracy within 1 point. The last line reads ``name: value (target)``; the exit
-status is non-zero when the target is missed.
+backbone once (``course_utils.inspect.CACHE.embed_dataset``, into an empty cache folder every run). The two
+are timed interleaved by ``course_utils.measure.compare_functions`` (at least ``MIN_RUNS`` rounds; the first,
+untimed call of each warms the decoders, the allocator and the kernels) and compared by the median of the
+per-round ratios (``paired_ratio``). Target: at least 8× faster, with validation accuracy within 1 point.
+The last line reads ``name: value (target)``; the exit status is non-zero when the target is missed.
 
     COURSE_OFFLINE=1 COURSE_THREADS=1 python benchmarks/bench_linear_probe.py
 """
 
 from __future__ import annotations
 
-import statistics
+import itertools
 import sys
 import tempfile
-import time
+from pathlib import Path
 
 import torch
+from benchlib import finish, fmt, fmt_ratio, header
 from torch import nn
 
 from course_utils import load_classifier, setup
 from course_utils.data.datasets import ImageSubset, course_dataset, split
 from course_utils.data.images import load_image
 from course_utils.inspect import CACHE
+from course_utils.measure import MIN_RUNS, compare_functions, paired_ratio
 from course_utils.models.efficientnet_lite import transforms
 from course_utils.train import train_linear_probe
 
-EPOCHS, BATCH, LR, SEED, SIZE, ROUNDS = 10, 16, 1e-3, 0, 112, 3
+EPOCHS, BATCH, LR, SEED, SIZE = 10, 16, 1e-3, 0, 112
 TARGET_RATIO, MAX_ACC_GAP = 8.0, 0.01
+BUDGET = 60.0  # seconds: more rounds until the spreads settle, at most this long (never fewer than MIN_RUNS)
 
 
 def naive(clf, train: ImageSubset, val: ImageSubset, preprocess) -> float:
@@ -70,45 +75,46 @@ def cached(clf, train: ImageSubset, val: ImageSubset, preprocess, cache_dir: str
 
 def main() -> int:
     setup(seed=0, quiet=True)
+    header(f"linear probe on cached embeddings vs the naive loop, {EPOCHS} epochs, EfficientNet-Lite0 at {SIZE} px")
     clf = load_classifier("efficientnet_lite0", device="cpu")
     data = course_dataset("textures5")
     train_idx, val_idx = split(data, 0.25, seed=0)
     train, val = ImageSubset(data, train_idx), ImageSubset(data, val_idx)
     preprocess = transforms(SIZE, SIZE)
     CACHE.backbone(clf)  # build the feature extractor once, outside both timings
-    with tempfile.TemporaryDirectory() as cache_dir:  # warm-up round (untimed): decoders, allocator, kernels
-        cached(clf, train, val, preprocess, cache_dir)
-    times: dict[str, list[float]] = {"naive": [], "cached": []}
-    for _ in range(ROUNDS):  # interleaved, so that a noisy neighbour slows both sides alike
-        start = time.perf_counter()
-        acc_naive = naive(clf, train, val, preprocess)
-        times["naive"].append(time.perf_counter() - start)
-        with tempfile.TemporaryDirectory() as cache_dir:  # an empty cache: the embeddings are really computed
-            start = time.perf_counter()
-            acc_cached = cached(clf, train, val, preprocess, cache_dir)
-            times["cached"].append(time.perf_counter() - start)
-    t_naive, t_cached = statistics.median(times["naive"]), statistics.median(times["cached"])
-    per_round = [n / c for n, c in zip(times["naive"], times["cached"])]
-    ratio = t_naive / t_cached
-    print(
-        f"{len(train)} train / {len(val)} val images, {EPOCHS} epochs, EfficientNet-Lite0 at {SIZE} px, "
-        f"{torch.get_num_threads()} thread(s)"
-    )
-    print(
-        f"naive loop (backbone every epoch): {t_naive:6.1f} s median of {ROUNDS} "
-        f"(min–max {min(times['naive']):.1f}–{max(times['naive']):.1f})   val accuracy {acc_naive:.1%}"
-    )
-    print(
-        f"cached embeddings + linear probe:  {t_cached:6.1f} s median of {ROUNDS} "
-        f"(min–max {min(times['cached']):.1f}–{max(times['cached']):.1f})   val accuracy {acc_cached:.1%}"
-    )
-    print(f"ratio of medians {ratio:.1f}x (per round {min(per_round):.1f}–{max(per_round):.1f})")
-    gap = abs(acc_naive - acc_cached)
-    ok = ratio >= TARGET_RATIO and gap <= MAX_ACC_GAP
+    acc: dict[str, float] = {}  # validation accuracy of the last run of each (the same every run)
+    with tempfile.TemporaryDirectory() as root:
+        folders = (str(Path(root) / f"run{i}") for i in itertools.count())  # an empty cache each run
+
+        def run_naive() -> None:
+            acc["naive"] = naive(clf, train, val, preprocess)
+
+        def run_cached() -> None:
+            acc["cached"] = cached(clf, train, val, preprocess, next(folders))
+
+        s = compare_functions(
+            {"naive": run_naive, "cached": run_cached},
+            "cpu",
+            warmup=0,
+            min_runs=MIN_RUNS,
+            min_run_time=1.0,
+            max_run_time=BUDGET,
+        )
+    r = paired_ratio(s["naive"], s["cached"])
+    print(f"{len(train)} train / {len(val)} val images")
+    print(f"naive loop (backbone every epoch): {fmt(s['naive'], 1, 's')}   val accuracy {acc['naive']:.1%}")
+    print(f"cached embeddings + linear probe:  {fmt(s['cached'], 1, 's')}   val accuracy {acc['cached']:.1%}")
+    print(f"speed-up of the cache (naive / cached time, per round) {fmt_ratio(r)}")
+    gap = abs(acc["naive"] - acc["cached"])
     if gap > MAX_ACC_GAP:
         print(f"accuracy gap {gap:.1%} exceeds {MAX_ACC_GAP:.0%}")
-    print(f"linear_probe_speedup: {ratio:.1f}x (>= {TARGET_RATIO:.0f}x, accuracy within 1 point: {gap:.1%})")
-    return 0 if ok else 1
+    ok = r.median >= TARGET_RATIO and gap <= MAX_ACC_GAP
+    return finish(
+        "linear_probe_speedup",
+        f"{r.median:.1f}x",
+        f">= {TARGET_RATIO:.0f}x, accuracy within 1 point: {gap:.1%}",
+        ok,
+    )
 
 
 if __name__ == "__main__":

@@ -13,12 +13,11 @@ non-zero when the target is missed.
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 import torch
 import torchvision
-from benchlib import finish, fmt, fmt_ratio, header
+from benchlib import finish, fmt, fmt_ratio, header, rounds_parser
 from PIL import Image
 
 from course_utils import load_classifier, predict, setup
@@ -52,9 +51,7 @@ def course(name: str, path: str, device: torch.device) -> list[tuple[str, float]
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=15, help="interleaved runs per model at least")
-    args = parser.parse_args()
+    args = rounds_parser(__doc__, 15, "interleaved runs per model at least").parse_args()
     device = setup(seed=0, quiet=True)
     header("course_utils load + predict vs raw torchvision, one image", device)
     path = str(sample_path("chelsea"))

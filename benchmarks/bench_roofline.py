@@ -17,11 +17,10 @@ The last line reads ``name: value (target)``; the exit status is non-zero when t
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 import torch
-from benchlib import finish, fmt, header
+from benchlib import finish, fmt, header, rounds_parser
 
 from course_utils import load_classifier, sample_images, setup
 from course_utils.data.images import to_batch
@@ -33,8 +32,7 @@ BUDGET = 40.0  # seconds: more rounds until the spreads settle, at most this lon
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=7, help="interleaved runs at least (never fewer than 5)")
+    parser = rounds_parser(__doc__, 7, "interleaved runs at least (never fewer than 5)")
     parser.add_argument("--batch", type=int, default=16, help="images per inference call")
     args = parser.parse_args()
     device = setup(seed=0, quiet=True)

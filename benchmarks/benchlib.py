@@ -1,4 +1,5 @@
-"""Shared plumbing of the benchmark scripts: the machine line, the result line, how timings are printed.
+"""Shared plumbing of the benchmark scripts: the ``--rounds`` option, the machine line, the result line, how
+timings are printed.
 
 Shared machines are noisy, so every script compares the things it measures *side by side in one
 run*, through ``course_utils.measure`` (the timing the notebooks teach): ``compare_functions`` times
@@ -10,6 +11,7 @@ of one. Nothing here times anything itself.
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import sys
@@ -17,6 +19,14 @@ import sys
 import torch
 
 from course_utils.measure import Ratio, Timing
+
+
+def rounds_parser(doc: str, default: int | None, help: str) -> argparse.ArgumentParser:
+    """The command line of a timing script: the first line of its docstring ``doc`` as description, and
+    ``--rounds`` (interleaved rounds at least; ``compare_functions`` never runs fewer than ``MIN_RUNS``)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=default, help=help)
+    return parser
 
 
 def fmt(t: Timing, scale: float = 1e3, unit: str = "ms") -> str:

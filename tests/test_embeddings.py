@@ -16,14 +16,7 @@ from torchvision.transforms import v2  # noqa: E402
 
 from course_utils.core.errors import CourseError, EmbeddingError  # noqa: E402
 from course_utils.data.images import SAMPLE_IMAGES, sample_image  # noqa: E402
-from course_utils.inspect import (  # noqa: E402
-    EmbeddingCache,
-    augmented_views,
-    cosine_similarity_matrix,
-    extract_embeddings,
-    image_key,
-    nearest_neighbours,
-)
+from course_utils.inspect import embeddings  # noqa: E402
 from course_utils.models import backbone  # noqa: E402
 from course_utils.plots import plot_similarity  # noqa: E402
 
@@ -52,25 +45,25 @@ def test_augmented_views_are_reproducible_and_leave_global_rng_alone():
     torch.manual_seed(123)
     before = torch.rand(1)
     torch.manual_seed(123)
-    views = augmented_views(img, n=3, seed=7)
+    views = embeddings.augmented_views(img, n=3, seed=7)
     assert torch.equal(torch.rand(1), before)  # the global random state was not consumed
-    again = augmented_views(img, n=3, seed=7)
-    other = augmented_views(img, n=3, seed=8)
+    again = embeddings.augmented_views(img, n=3, seed=7)
+    other = embeddings.augmented_views(img, n=3, seed=8)
     assert len(views) == 3 and all(v.size == (300, 300) for v in views)  # square crops of the short side
-    assert [image_key(v) for v in views] == [image_key(v) for v in again]
-    assert [image_key(v) for v in views] != [image_key(v) for v in other]
+    assert [embeddings.image_key(v) for v in views] == [embeddings.image_key(v) for v in again]
+    assert [embeddings.image_key(v) for v in views] != [embeddings.image_key(v) for v in other]
     with pytest.raises(EmbeddingError):
-        augmented_views(img, n=0)
+        embeddings.augmented_views(img, n=0)
 
 
 def test_cache_hits_misses_and_equality():
     model, images = _tiny_embedder(), _colour_images(5)
-    cache = EmbeddingCache()
+    cache = embeddings.EmbeddingCache()
     first = cache.embed(model, images[:3], TINY_PREPROCESS, batch_size=2, progress=False)
     assert (cache.hits, cache.misses, len(cache)) == (0, 3, 3)
     both = cache.embed(model, images, TINY_PREPROCESS, batch_size=2, progress=False)
     assert (cache.hits, cache.misses, len(cache)) == (3, 5, 5)
-    direct = extract_embeddings(model, images, TINY_PREPROCESS, batch_size=2, progress=False)
+    direct = embeddings.extract_embeddings(model, images, TINY_PREPROCESS, batch_size=2, progress=False)
     assert both.shape == (5, 8) and torch.allclose(both, direct, atol=1e-6)
     assert torch.equal(both[:3], first)
     # the same pixels in a new object hit the cache
@@ -78,21 +71,36 @@ def test_cache_hits_misses_and_equality():
     assert cache.hits == 4
 
 
+def test_cache_embed_takes_the_arguments_of_extract_embeddings():
+    """Positionally or by name, with the same defaults; a wrong name fails at once, as in a call, even on a hit."""
+    model, images = _tiny_embedder(), _colour_images(3)
+    cache = embeddings.EmbeddingCache()
+    positional = cache.embed(model, images, TINY_PREPROCESS, 2, "cpu", False)
+    direct = embeddings.extract_embeddings(model, images, TINY_PREPROCESS, 2, "cpu", False)
+    assert torch.allclose(positional, direct, atol=1e-6)
+    with pytest.raises(TypeError, match="batchsize"):
+        cache.embed(model, images, TINY_PREPROCESS, batchsize=2)
+    with pytest.raises(TypeError, match="multiple values"):
+        cache.embed(model, images, TINY_PREPROCESS, preprocess=TINY_PREPROCESS)
+
+
 def test_cache_recomputes_after_the_weights_change():
     model, images = _tiny_embedder(), _colour_images(2)
-    cache = EmbeddingCache()
+    cache = embeddings.EmbeddingCache()
     before = cache.embed(model, images, TINY_PREPROCESS, progress=False)
     with torch.no_grad():
         model[0].weight.mul_(2.0)  # e.g. an optimizer step
     after = cache.embed(model, images, TINY_PREPROCESS, progress=False)
     assert cache.misses == 4 and not torch.allclose(before, after)
-    assert torch.allclose(after, extract_embeddings(model, images, TINY_PREPROCESS, progress=False), atol=1e-6)
+    assert torch.allclose(
+        after, embeddings.extract_embeddings(model, images, TINY_PREPROCESS, progress=False), atol=1e-6
+    )
     cache.clear()
     assert len(cache) == 0 and cache.hits == cache.misses == 0
 
 
 def test_cache_errors_are_course_errors():
-    cache, model = EmbeddingCache(), _tiny_embedder()
+    cache, model = embeddings.EmbeddingCache(), _tiny_embedder()
     with pytest.raises(EmbeddingError, match="preprocess"):
         cache.embed(model, _colour_images(1))
     with pytest.raises(EmbeddingError, match="preprocessed batch"):
@@ -103,38 +111,38 @@ def test_cache_errors_are_course_errors():
 
 def test_cosine_similarity_and_nearest_neighbours():
     a = torch.tensor([[1.0, 0.0], [10.0, 10.0], [0.0, -3.0]])
-    sim = cosine_similarity_matrix(a)
+    sim = embeddings.cosine_similarity_matrix(a)
     assert torch.allclose(sim.diagonal(), torch.ones(3)) and torch.allclose(sim, sim.T)
     assert sim[0, 1] == pytest.approx(2**-0.5, abs=1e-6) and sim[0, 2] == pytest.approx(0.0, abs=1e-6)
-    scores, idx = nearest_neighbours(torch.tensor([[2.0, 1.9]]), a, k=2)
+    scores, idx = embeddings.nearest_neighbours(torch.tensor([[2.0, 1.9]]), a, k=2)
     assert idx.tolist() == [[1, 0]] and scores[0, 0] > scores[0, 1]
-    _, idx = nearest_neighbours(a, k=1, exclude_self=True)
+    _, idx = embeddings.nearest_neighbours(a, k=1, exclude_self=True)
     assert idx[:, 0].tolist() == [1, 0, 0]
     with pytest.raises(EmbeddingError, match="k=3"):
-        nearest_neighbours(a, k=3, exclude_self=True)
+        embeddings.nearest_neighbours(a, k=3, exclude_self=True)
     with pytest.raises(EmbeddingError, match="unsqueeze"):
-        cosine_similarity_matrix(torch.ones(4))
+        embeddings.cosine_similarity_matrix(torch.ones(4))
     with pytest.raises(EmbeddingError, match="same model"):
-        cosine_similarity_matrix(a, torch.ones(2, 5))
+        embeddings.cosine_similarity_matrix(a, torch.ones(2, 5))
     with pytest.raises(EmbeddingError, match="gallery"):
-        nearest_neighbours(a, a[:2], exclude_self=True)
+        embeddings.nearest_neighbours(a, a[:2], exclude_self=True)
 
 
 def test_augmented_cat_finds_the_original_cat(lite0):
     """Real weights, real structure: every augmented crop of the cat is nearest to the cat photo."""
     names = list(SAMPLE_IMAGES)
     originals = [sample_image(n) for n in names]
-    cache = EmbeddingCache()
+    cache = embeddings.EmbeddingCache()
     gallery = cache.embed(lite0, originals, progress=False)
-    views = [v for seed in range(3) for v in augmented_views(originals[0], n=2, seed=seed)]
+    views = [v for seed in range(3) for v in embeddings.augmented_views(originals[0], n=2, seed=seed)]
     queries = cache.embed(lite0, views, progress=False)
     assert gallery.shape == (5, 1280) and queries.shape == (6, 1280)
-    _, idx = nearest_neighbours(queries, gallery)
+    _, idx = embeddings.nearest_neighbours(queries, gallery)
     assert [names[i] for i in idx[:, 0].tolist()] == ["chelsea"] * 6
 
 
 def test_similarity_heatmap():
-    sim = cosine_similarity_matrix(torch.randn(4, 6, generator=torch.Generator().manual_seed(0)))
+    sim = embeddings.cosine_similarity_matrix(torch.randn(4, 6, generator=torch.Generator().manual_seed(0)))
     fig = plot_similarity(sim, list("abcd"), title="t", annotate=True)
     assert isinstance(fig, Figure)
     with pytest.raises(EmbeddingError, match="one label per row"):
@@ -144,7 +152,7 @@ def test_similarity_heatmap():
 
 def test_cache_keeps_a_module_and_its_backbone_apart(lite0):
     """The same module embedded whole and as a Classifier (cut to its features) are two entries, never mixed."""
-    cache, images = EmbeddingCache(), [sample_image("coffee")]
+    cache, images = embeddings.EmbeddingCache(), [sample_image("coffee")]
     logits = cache.embed(lite0.model, images, lite0.preprocess, progress=False)
     features = cache.embed(lite0, images, progress=False)
     assert logits.shape == (1, 1000) and features.shape == (1, 1280)

@@ -464,9 +464,15 @@ COVERED: dict[str, Case | tuple[Case, ...]] = {
     "lessons.pitfalls.min_input_size": Case(
         lambda env: _f("lessons.pitfalls.min_input_size")(env.model, sizes=range(16, 80, 16))
     ),
-    "lessons.residual.shape_table": (
-        Case(lambda env: _f("lessons.residual.shape_table")(env.model, (1, 3, SIZE, SIZE)), "meta"),
-        Case(lambda env: _f("lessons.residual.shape_table")(env.model, (1, 3, SIZE, SIZE), device="cpu"), "cpu"),
+    "lessons.plain_vs_residual.block_changes": Case(
+        lambda env: _f("lessons.plain_vs_residual.block_changes")(env.model, env.x), model="small_resnet"
+    ),
+    "lessons.plain_vs_residual.gradient_norms": Case(
+        lambda env: _f("lessons.plain_vs_residual.gradient_norms")(env.model, env.x, env.y), model="small_resnet"
+    ),
+    "lessons.shapes.shape_table": (
+        Case(lambda env: _f("lessons.shapes.shape_table")(env.model, (1, 3, SIZE, SIZE)), "meta"),
+        Case(lambda env: _f("lessons.shapes.shape_table")(env.model, (1, 3, SIZE, SIZE), device="cpu"), "cpu"),
     ),
     "lessons.scratch.PreActivationBlock": Case(
         lambda env: _f("lessons.scratch.PreActivationBlock")(3, 3, 1, env.model), model="tiny"
@@ -478,12 +484,6 @@ COVERED: dict[str, Case | tuple[Case, ...]] = {
         lambda env: _f("lessons.scratch.stage_gradient_norms")(env.model, env.x, env.y), model="small_resnet"
     ),
     "models.surgery.backbone": Case(lambda env: _f("models.surgery.backbone")(env.model)),
-    "lessons.residual.gradient_norms": Case(
-        lambda env: _f("lessons.residual.gradient_norms")(env.model, env.x, env.y), model="small_resnet"
-    ),
-    "lessons.residual.block_changes": Case(
-        lambda env: _f("lessons.residual.block_changes")(env.model, env.x), model="small_resnet"
-    ),
     "lessons.scratch.evaluate": Case(
         lambda env: _f("lessons.scratch.evaluate")(env.model, env.pixels, env.y), model="small_resnet"
     ),
@@ -493,27 +493,36 @@ COVERED: dict[str, Case | tuple[Case, ...]] = {
     "lessons.widgets.upload_classifier": Case(_upload),
 }
 
-#: Helpers whose job is to change the model: ``name → (why, a pattern its docstring must match)``.
+#: Helpers whose job is to change the model, by module: ``module → {name → (why, a pattern its docstring must match)}``.
+_CHANGE_THE_MODEL: dict[str, dict[str, tuple[str, str]]] = {
+    "data.checkpoints": {"load_into": ("loads a checkpoint's weights into the model", r"[Ll]oad .*weights into")},
+    "inspect.hooks": {
+        "HookSet.forward": ("registers a forward hook (removed with the HookSet)", r"register_forward_hook"),
+        "HookSet.forward_pre": ("registers a forward pre-hook", r"register_forward_pre_hook"),
+        "HookSet.backward": ("registers a backward hook", r"register_full_backward_hook"),
+        "remove_all_hooks": ("removes every hook", r"Remove every hook"),
+    },
+    "lessons.scratch": {"train": ("trains the model", r"Train ``model`` in place")},
+    "models.registry": {
+        "Classifier": ("a Classifier is for inference: puts its model in eval mode", r"puts its model in eval mode")
+    },
+    "models.inference": {"to_channels_last": ("converts the model to channels-last memory", r"in place")},
+    "models.surgery": {
+        "copy_weights": ("copies weights into ``dst``", r"[Cc]opy every parameter .* into ``dst``"),
+        "randomise_batchnorm": ("sets BatchNorm parameters and statistics", r"in place"),
+        "reset_classifier": ("puts a new head where the old one was", r"where the old head was"),
+    },
+    "train.finetune": {
+        "fit": ("trains the model", r"Train ``model``"),
+        "freeze_all_but": ("sets requires_grad", r"Freeze every parameter"),
+        "freeze_bn_stats": ("puts BatchNorm layers in eval mode", r"into eval mode"),
+        "param_groups": ("makes every parameter trainable", r"all are made trainable"),
+        "run_epoch": ("trains when given an optimizer", r"trains when ``optimizer`` is given"),
+    },
+}
+#: The same as ``"module.name" → (why, pattern)``.
 EXEMPT: dict[str, tuple[str, str]] = {
-    "data.checkpoints.load_into": ("loads a checkpoint's weights into the model", r"[Ll]oad .*weights into"),
-    "inspect.hooks.HookSet.forward": ("registers a forward hook (removed with the HookSet)", r"register_forward_hook"),
-    "inspect.hooks.HookSet.forward_pre": ("registers a forward pre-hook", r"register_forward_pre_hook"),
-    "inspect.hooks.HookSet.backward": ("registers a backward hook", r"register_full_backward_hook"),
-    "inspect.hooks.remove_all_hooks": ("removes every hook", r"Remove every hook"),
-    "lessons.scratch.train": ("trains the model", r"Train ``model`` in place"),
-    "models.registry.Classifier": (
-        "a Classifier is for inference: puts its model in eval mode",
-        r"puts its model in eval mode",
-    ),
-    "models.inference.to_channels_last": ("converts the model to channels-last memory", r"in place"),
-    "models.surgery.copy_weights": ("copies weights into ``dst``", r"[Cc]opy every parameter .* into ``dst``"),
-    "models.surgery.randomise_batchnorm": ("sets BatchNorm parameters and statistics", r"in place"),
-    "models.surgery.reset_classifier": ("puts a new head where the old one was", r"where the old head was"),
-    "train.finetune.fit": ("trains the model", r"Train ``model``"),
-    "train.finetune.freeze_all_but": ("sets requires_grad", r"Freeze every parameter"),
-    "train.finetune.freeze_bn_stats": ("puts BatchNorm layers in eval mode", r"into eval mode"),
-    "train.finetune.param_groups": ("makes every parameter trainable", r"all are made trainable"),
-    "train.finetune.run_epoch": ("trains when given an optimizer", r"trains when ``optimizer`` is given"),
+    f"{module}.{name}": entry for module, entries in _CHANGE_THE_MODEL.items() for name, entry in entries.items()
 }
 
 #: Helpers that change the model although they should not, in modules outside this change:

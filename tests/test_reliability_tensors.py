@@ -25,7 +25,7 @@ from course_utils.inspect import (
     mass_inside,
     nearest_neighbours,
 )
-from course_utils.lessons.residual import gradient_norms
+from course_utils.lessons.plain_vs_residual import gradient_norms
 from course_utils.measure import compare_latency, measure_cost
 from course_utils.models.predict import predict_proba, topk
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from ..core import settings
 from ..core.errors import CourseError, UnknownModelError
@@ -22,10 +23,10 @@ __all__ = ["Item", "plan", "prefetch", "use_dest"]
 
 @dataclass(frozen=True)
 class Item:
-    """One thing to fetch: its name, kind, size in MB and whether the cache already has it."""
+    """One thing to fetch: its name, kind, size in MB, whether the cache already has it and where it comes from."""
 
     name: str
-    kind: str
+    kind: Literal["weights", "dataset"]
     mb: float
     cached: bool
     source: str

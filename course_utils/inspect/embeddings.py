@@ -8,6 +8,7 @@ stores a dataset's vectors on disk. Both forget a model's vectors as soon as its
 from __future__ import annotations
 
 import hashlib
+import inspect
 import weakref
 from collections.abc import Callable
 from pathlib import Path
@@ -48,6 +49,16 @@ def _headless(module: nn.Module) -> nn.Module:
         return backbone(module)
 
 
+def _unwrapped(
+    model: nn.Module | Classifier, preprocess: Callable | None, device: torch.device | str | None
+) -> tuple[nn.Module, Callable | None, torch.device | str | None]:
+    """``(module, preprocess, device)``: a :class:`Classifier`'s own module, and its preprocessing and device
+    where none is given; any other module as it is."""
+    if isinstance(model, Classifier):
+        return model.model, preprocess or model.preprocess, device or model.device
+    return model, preprocess, device
+
+
 def extract_embeddings(
     model: nn.Module | Classifier,
     images: Images,
@@ -66,10 +77,9 @@ def extract_embeddings(
     model itself stays as it was: its train/eval flags, device and memory format.
     """
     is_classifier = isinstance(model, Classifier)
+    model, preprocess, device = _unwrapped(model, preprocess, device)
     if is_classifier:
-        preprocess = preprocess or model.preprocess
-        device = device or model.device
-        model = _headless(model.model)
+        model = _headless(model)
     device = torch.device(device) if device is not None else model_device(model)
     checks = {"channels": 3, "min_size": MIN_IMAGE_SIZE} if is_classifier else {}
     if isinstance(images, torch.Tensor) and images.ndim not in (2, 3):
@@ -98,6 +108,10 @@ def extract_embeddings(
     if not out:
         raise EmbeddingError("no images to embed: pass a non-empty list")
     return torch.cat(out)
+
+
+#: What :meth:`EmbeddingCache.embed` takes: the arguments of :func:`extract_embeddings`.
+_EXTRACT_ARGUMENTS = inspect.signature(extract_embeddings)
 
 
 # --- augmented views, the cache, similarity search ----------------------------------------------------------
@@ -173,24 +187,18 @@ class EmbeddingCache:
         """The feature extractor of ``clf`` (built once per weights, then reused)."""
         return self._entry(clf.model, True)["net"]
 
-    def embed(
-        self,
-        model: nn.Module | Classifier,
-        images: Images,
-        preprocess: Callable | None = None,
-        batch_size: int = 32,
-        device: torch.device | str | None = None,
-        progress: bool = True,
-    ) -> torch.Tensor:
-        """Embeddings ``[N, D]`` of ``images`` (as :func:`extract_embeddings`); only unseen images run through the model.
+    def embed(self, model: nn.Module | Classifier, images: Images, *args, **kwargs) -> torch.Tensor:
+        """Embeddings ``[N, D]`` of ``images``; only unseen images run through the model.
 
-        The cache is keyed by pixels, so it takes images (a folder, a list, one image; a 2-D or 3-D tensor is one
-        raw image), not a preprocessed 4-D batch: that one goes to :func:`extract_embeddings`.
+        Takes the arguments of :func:`extract_embeddings` (``preprocess``, ``batch_size``, ``device``,
+        ``progress``), with the same defaults. The cache is keyed by pixels, so it takes images (a folder, a list,
+        one image; a 2-D or 3-D tensor is one raw image), not a preprocessed 4-D batch: that one goes to
+        :func:`extract_embeddings`.
         """
-        if isinstance(model, Classifier):
-            preprocess, device, module = preprocess or model.preprocess, device or model.device, model.model
-        else:
-            module = model
+        call = _EXTRACT_ARGUMENTS.bind(model, images, *args, **kwargs)  # a wrong argument fails as in any call
+        call.apply_defaults()
+        options = call.arguments
+        module, preprocess, device = _unwrapped(model, options["preprocess"], options["device"])
         try:
             sources = image_sources(images)
         except InputShapeError:
@@ -209,7 +217,9 @@ class EmbeddingCache:
         self.misses += len(todo)
         self.hits += len(keys) - len(todo)
         if todo:
-            fresh = extract_embeddings(entry["net"], list(todo.values()), preprocess, batch_size, device, progress)
+            fresh = extract_embeddings(
+                entry["net"], list(todo.values()), preprocess, options["batch_size"], device, options["progress"]
+            )
             entry["vectors"].update(zip(todo, fresh))
         return torch.stack([entry["vectors"][k] for k in keys])
 

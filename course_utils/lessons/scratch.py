@@ -33,7 +33,8 @@ from ..data.tensors import RandomCropFlip, TensorLoader, per_class, split_off
 from ..inspect.hooks import HookSet
 from ..measure.seeds import MIN_SEEDS, Runs, differs
 from ..train.finetune import decay_groups
-from .residual import gradient_norms
+from ._checks import positive
+from .plain_vs_residual import gradient_norms
 
 __all__ = [
     "BLOCKS",
@@ -63,12 +64,6 @@ BLOCKS = ("residual", "plain", "preact")
 SCHEDULES = ("onecycle", "constant")
 
 
-def _positive(name: str, value: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ExperimentError(f"{name}={value!r}: must be a positive whole number")
-    return value
-
-
 # --------------------------------------------------------------------------- the blocks and the network
 
 
@@ -80,7 +75,7 @@ class ShortcutA(nn.Module):
 
     def __init__(self, stride: int, extra_channels: int) -> None:
         super().__init__()
-        self.stride, self.extra_channels = _positive("stride", stride), extra_channels
+        self.stride, self.extra_channels = positive("stride", stride), extra_channels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x[:, :, :: self.stride, :: self.stride]
@@ -148,10 +143,10 @@ class SmallResNet(nn.Module):
         super().__init__()
         if block not in _BLOCK_CLASSES:
             raise ExperimentError(f"block={block!r}: choose one of {', '.join(BLOCKS)}")
-        _positive("width", width)
-        _positive("depth", depth)
-        _positive("num_classes", num_classes)
-        _positive("in_channels", in_channels)
+        positive("width", width)
+        positive("depth", depth)
+        positive("num_classes", num_classes)
+        positive("in_channels", in_channels)
         self.block, self.width, self.depth = block, width, depth
         preact = block == "preact"
         self.stem = nn.Sequential(
@@ -196,8 +191,8 @@ def stage_gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> 
     """The median over each stage's conv layers of ‖∂loss/∂W‖ (``stem``, ``stage1``…``stage3``, ``fc``).
 
     One forward and backward pass in the model's current mode
-    (:func:`~course_utils.lessons.residual.gradient_norms`); the BatchNorm running statistics that a pass in
-    train mode updates are put back afterwards, so probing does not change the training run.
+    (:func:`~course_utils.lessons.plain_vs_residual.gradient_norms`); the BatchNorm running statistics that a
+    pass in train mode updates are put back afterwards, so probing does not change the training run.
     """
     norms = gradient_norms(model, x, y)  # which puts the running statistics back itself
     groups: dict[str, list[float]] = {}
@@ -290,8 +285,8 @@ class Recipe:
     channels_last: bool = True
 
     def __post_init__(self) -> None:
-        _positive("epochs", self.epochs)
-        _positive("batch_size", self.batch_size)
+        positive("epochs", self.epochs)
+        positive("batch_size", self.batch_size)
         if self.schedule not in SCHEDULES:
             raise ExperimentError(f"schedule={self.schedule!r}: choose one of {', '.join(SCHEDULES)}")
         if not 0 <= self.warmup < 1 or not 0 <= self.label_smoothing < 1 or not self.lr > 0:
@@ -307,7 +302,7 @@ def make_scheduler(
     optimizer: torch.optim.Optimizer, recipe: Recipe, total_steps: int
 ) -> torch.optim.lr_scheduler.LRScheduler:
     """The recipe's schedule over ``total_steps`` optimizer steps (call ``step()`` after every batch)."""
-    _positive("total_steps", total_steps)
+    positive("total_steps", total_steps)
     if recipe.schedule == "onecycle":
         if recipe.warmup * total_steps < 2 or (1 - recipe.warmup) * total_steps < 2:
             raise ExperimentError(
