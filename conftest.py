@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 
-# The offline socket guard with the closing reliability line, and the checks on what each notebook cell shows.
-pytest_plugins = ["tests.reliability_summary", "tests.output_checks"]
+# The offline socket guard with the closing reliability line, the checks on what each notebook cell shows, and
+# each notebook's second run in nbval's kernel.
+pytest_plugins = ["tests.reliability_summary", "tests.output_checks", "tests.run_twice"]
 os.environ.setdefault("MPLBACKEND", "Agg")
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # Workers and the notebook kernels they start (which inherit this) use one thread each.

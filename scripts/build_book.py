@@ -1,6 +1,9 @@
 """Build the course website with Sphinx and MyST-NB (``make book``): every notebook executed, with its outputs.
 
-Usage: ``python scripts/build_book.py [--out _build/book] [NOTEBOOK ...]`` (default: every ``notebooks/NN_*.ipynb``).
+Usage: ``python scripts/build_book.py [--out _build/book] [--executed] [NOTEBOOK ...]`` (default: every
+``notebooks/NN_*.ipynb``). With ``--executed`` the notebooks given already carry their outputs (the test run's
+copies in ``_build/executed/``, written by nbval): they are rendered as they are, not run again, and each one's
+run time comes from its ``metadata.course``.
 The sources are staged in a temporary folder in the repository's layout (``book/`` pages, README, CONTRIBUTING,
 ``docs/``, the notebooks); the notebooks in ``notebooks/`` are never modified. The site replaces ``--out`` only
 when the whole build succeeded: a failing notebook fails the build and leaves no half-built site. At the end a
@@ -35,9 +38,18 @@ def course_notebooks() -> list[Path]:
     return sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
-def stage(notebooks: list[Path], src: Path) -> None:
-    """Copy the site's sources into ``src``, laid out as in the repository (launch links use those paths)."""
+def stage(notebooks: list[Path], src: Path, executed: bool = False) -> None:
+    """Copy the site's sources into ``src``, laid out as in the repository (launch links use those paths).
+
+    ``executed``: the notebooks already carry their outputs; the build report lists the run times they record.
+    """
     shutil.copytree(BOOK, src, dirs_exist_ok=True, ignore=shutil.ignore_patterns("conf.py", "_static", "__pycache__"))
+    if executed:
+        report = src / "build-report.md"
+        report.write_text(
+            report.read_text(encoding="utf-8").replace("```{nb-exec-table}\n```", executed_table(notebooks)),
+            encoding="utf-8",
+        )
     for name in PAGES:
         shutil.copy2(ROOT / name, src / name)
     shutil.copytree(ROOT / "docs", src / "docs", dirs_exist_ok=True)
@@ -52,6 +64,44 @@ def stage(notebooks: list[Path], src: Path) -> None:
         (src / "notebooks" / nb.name).write_text(
             json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
         )
+
+
+def executed_rows(notebooks: list[Path]) -> list[dict]:
+    """``book.json``'s rows for notebooks executed beforehand: the run time and outcome their metadata records."""
+    rows = []
+    for nb in notebooks:
+        data = json.loads(nb.read_text(encoding="utf-8"))
+        course = data.get("metadata", {}).get("course")
+        if not course:
+            raise BookError(f"{nb}: not an executed copy (no metadata.course); run the notebooks, or drop --executed")
+        title = next(
+            (
+                line[2:].strip()
+                for c in data["cells"]
+                if c["cell_type"] == "markdown"
+                for line in "".join(c["source"]).splitlines()
+                if line.startswith("# ")
+            ),
+            nb.stem,
+        )
+        rows.append(
+            {
+                "notebook": f"notebooks/{nb.name}",
+                "page": f"notebooks/{nb.stem}.html",
+                "title": title,
+                "seconds": float(course["seconds"]),
+                "succeeded": not course.get("failed", False),
+            }
+        )
+    return rows
+
+
+def executed_table(notebooks: list[Path]) -> str:
+    """The build report's table for notebooks executed beforehand (MyST-NB's own table lists only what it ran)."""
+    lines = ["| notebook | executed by | seconds | succeeded |", "|---|---|---:|---|"]
+    for row in executed_rows(notebooks):
+        lines.append(f"| {row['notebook'][:-6]} | the test run (nbval) | {row['seconds']:.1f} | {row['succeeded']} |")
+    return "\n".join(lines) + "\n"
 
 
 _LINKED_IMAGE = re.compile(r"\[!\[([^\]]*)\]\((https?://[^)\s]+)\)\]\((https?://[^)\s]+)\)")
@@ -103,8 +153,11 @@ def _failed_notebook(exc: BaseException) -> str:
     return "a notebook"
 
 
-def build(notebooks: list[Path], out: Path, jobs: int = 1) -> list[dict]:
-    """Stage, execute and render ``notebooks`` into the site ``out``; return the per-notebook report rows."""
+def build(notebooks: list[Path], out: Path, jobs: int = 1, executed: bool = False) -> list[dict]:
+    """Stage, execute and render ``notebooks`` into the site ``out``; return the per-notebook report rows.
+
+    ``executed``: the notebooks already carry their outputs; render them without running them.
+    """
     try:
         from sphinx.application import Sphinx
         from sphinx.util.console import nocolor
@@ -115,7 +168,7 @@ def build(notebooks: list[Path], out: Path, jobs: int = 1) -> list[dict]:
         tmp = Path(tmp_name)
         src, partial = tmp / "src", tmp / "html"
         src.mkdir()
-        stage(notebooks, src)
+        stage(notebooks, src, executed=executed)
         record = guard_network(tmp)
         os.environ.pop("MPLBACKEND", None)  # kernels draw inline figures (a test run may have set Agg)
         before = len(_records(record))
@@ -123,6 +176,8 @@ def build(notebooks: list[Path], out: Path, jobs: int = 1) -> list[dict]:
         # A partial build (some notebooks) links to chapters it lacks from the landing page: expected there.
         partial_build = {nb.name for nb in notebooks} != {nb.name for nb in course_notebooks()}
         overrides = {"suppress_warnings": ["myst.xref_missing"]} if partial_build else {}
+        if executed:
+            overrides["nb_execution_mode"] = "off"
         if not sys.stderr.isatty():
             nocolor()
         start = time.perf_counter()
@@ -148,8 +203,9 @@ def build(notebooks: list[Path], out: Path, jobs: int = 1) -> list[dict]:
             ) from exc
         for nb in notebooks:  # the download button offers the notebook exactly as stored in the repository
             source = partial / "_sources" / "notebooks" / nb.name
+            stored = ROOT / "notebooks" / nb.name
             if source.is_file():
-                shutil.copy2(nb, source)
+                shutil.copy2(stored if stored.is_file() else nb, source)
         if app.statuscode:
             raise BookError(f"Sphinx reported errors (exit status {app.statuscode}); see the messages above")
         blocked = _records(record)[before:]
@@ -157,7 +213,11 @@ def build(notebooks: list[Path], out: Path, jobs: int = 1) -> list[dict]:
             raise BookError(
                 "offline mode (COURSE_OFFLINE=1): the build tried to reach the network:\n  " + "\n  ".join(blocked[:20])
             )
-        rows = json.loads((partial / "book.json").read_text(encoding="utf-8"))
+        if executed:
+            rows = executed_rows(notebooks)
+            (partial / "book.json").write_text(json.dumps(rows, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        else:
+            rows = json.loads((partial / "book.json").read_text(encoding="utf-8"))
         report = {
             "seconds": round(time.perf_counter() - start, 1),
             "pages": len(list(partial.rglob("*.html"))),
@@ -214,12 +274,17 @@ def main(argv: list[str] | None = None) -> int:
         default=min(2, os.cpu_count() or 1),
         help="notebooks executed at once (default: 2, or 1 on a single core)",
     )
+    parser.add_argument(
+        "--executed",
+        action="store_true",
+        help="the notebooks already carry their outputs (e.g. _build/executed/ after make test): do not run them",
+    )
     args = parser.parse_args(argv)
     notebooks = [p.resolve() for p in args.notebooks] or course_notebooks()
     if args.jobs > 1:
         os.environ.setdefault("COURSE_THREADS", "1")  # one torch thread per kernel when kernels share the cores
     try:
-        build(notebooks, args.out, jobs=max(1, args.jobs))
+        build(notebooks, args.out, jobs=max(1, args.jobs), executed=args.executed)
     except BookError as exc:
         print(f"book: {exc}", file=sys.stderr)
         return 1

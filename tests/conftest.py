@@ -17,12 +17,13 @@ BROWSER_FIXTURES = {"browser", "lab", "page"}
 BOOK_FIXTURES = {"site", "served"}
 BOOK_MODULES = {"test_book.py"}
 #: Tests that execute whole notebooks in a kernel of their own (nbclient), not through nbval: notebook-sized runs.
-NOTEBOOK_MODULES = {"test_reliability_notebooks.py", "test_data_missing_notebooks.py"}
+NOTEBOOK_MODULES = {"test_data_missing_notebooks.py"}
 NOTEBOOK_TESTS = {"test_deploy_missing_runtime.py::test_notebook_09_runs_every_other_section_and_says_which_it_skipped"}
 #: Tests that take seconds each because they start processes (the CLI, DDP ranks, a fresh clone, pytest itself, a
 #: benchmark) or export and quantise real models; measured over 3 s a test on the 2-core machine. ``slow``, not ``unit``.
 SLOW_MODULES = {"test_cli.py", "test_deploy.py", "test_ddp.py"}
 SLOW_TESTS = {
+    "test_reliability_notebooks.py::test_every_notebook_gets_its_second_run_after_its_last_cell",
     "test_fashion_mnist.py::test_cli_fetch_and_doctor_know_the_dataset",
     "test_project.py::test_a_fresh_clone_in_a_private_folder_passes_its_tests",
     "test_project.py::test_make_lab_serves_the_course",
@@ -31,6 +32,7 @@ SLOW_TESTS = {
     "test_weights.py::test_online_without_network_fails_fast_with_the_fix",
     "test_benchmarks.py::test_a_benchmark_script_runs_and_ends_with_its_result_line",
     "test_output_checks.py::test_nbval_run_fails_on_a_cell_that_misleads",
+    "test_output_checks.py::test_the_second_run_in_the_same_kernel_fails_on_piled_up_state_and_on_a_cell_that_fails_again",
     "test_device.py::test_no_cuda_home_warning_on_a_machine_with_nvcc_but_no_gpu",
     "test_deploy_missing_runtime.py::test_torch_only_paths_work_and_runtime_errors_say_what_to_do",
     "test_reliability_offline.py::test_offline_mode_never_tries_the_network",
@@ -48,7 +50,13 @@ def pytest_ignore_collect(collection_path, config: pytest.Config) -> bool | None
     return None
 
 
+#: Modules that use this run's executed notebooks (tests/output_checks.py): they go after every notebook, so that
+#: no worker waits for a notebook queued behind it (``--dist loadscope`` hands out scopes in collection order).
+AFTER_NOTEBOOKS = {"test_site_browser.py"}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.path.name in AFTER_NOTEBOOKS)  # stable: only those move, to the end
     for item in items:
         node = f"{item.path.name}::{item.name.split('[')[0]}"
         if item.path.suffix == ".ipynb" or item.path.name in NOTEBOOK_MODULES or node in NOTEBOOK_TESTS:

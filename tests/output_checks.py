@@ -24,6 +24,8 @@ import json
 import os
 import re
 import shutil
+import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -77,13 +79,13 @@ _KERNEL_REPORT = (
 )
 
 
-def _is_nbval_cell(item: pytest.Item) -> bool:
+def is_nbval_cell(item: pytest.Item) -> bool:
     return type(item).__name__ == "IPyNbCell" and hasattr(item, "test_outputs")
 
 
-def _kernel_eval(item: pytest.Item, code: str, expression: str | None = None, timeout: float = 60) -> dict | None:
-    """Run ``code`` silently in the notebook's kernel; return ``expression`` evaluated there (JSON), if given."""
-    kc = item.parent.kernel.kc
+def kernel_eval(kc, code: str, expression: str | None = None, timeout: float = 60) -> dict | None:
+    """Run ``code`` silently in the kernel of client ``kc``; return ``expression`` evaluated there (a JSON string,
+    decoded), if given."""
     msg_id = kc.execute(
         code, silent=True, store_history=False, user_expressions={"r": expression} if expression else {}
     )
@@ -148,11 +150,12 @@ def problems(cell: dict, outputs: list, figures: list[list[str]], random_models:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item):
-    if not _is_nbval_cell(item):
+    if not is_nbval_cell(item):
         return (yield)
-    _kernel_eval(item, _KERNEL_PROBE)
+    item.config.stash.setdefault(_STARTED_KEY, {}).setdefault(item.parent.path, time.perf_counter())
+    kernel_eval(item.parent.kernel.kc, _KERNEL_PROBE)
     result = yield
-    report = _kernel_eval(item, "", _KERNEL_REPORT) or {"figures": [], "random": []}
+    report = kernel_eval(item.parent.kernel.kc, "", _KERNEL_REPORT) or {"figures": [], "random": []}
     outputs = item.test_outputs or []
     executed = item.config.stash.setdefault(_EXECUTED_KEY, {})
     executed.setdefault(item.parent.path, {})[item.cell_num] = copy.deepcopy(outputs)
@@ -162,22 +165,69 @@ def pytest_runtest_call(item: pytest.Item):
     return result
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    if report.failed and is_nbval_cell(item):
+        item.config.stash.setdefault(FAILED_KEY, set()).add(item.parent.path)
+    return report
+
+
 _EXECUTED_KEY = pytest.StashKey[dict]()
+_STARTED_KEY = pytest.StashKey[dict]()
+_RUN_KEY = pytest.StashKey[str]()
+#: The notebooks (paths) with a failed cell in this run.
+FAILED_KEY = pytest.StashKey[set]()
+
+#: The widgets' state at the end of the run, as JupyterLab's "Save Widget State" stores it (None without ipywidgets).
+_WIDGET_STATE = (
+    "__import__('json').dumps(__import__('ipywidgets').Widget.get_manager_state(drop_defaults=True) "
+    "if 'ipywidgets' in __import__('sys').modules else None)"
+)
+
+
+def run_id(config: pytest.Config) -> str:
+    """One id for this test run, the same in every xdist worker (xdist's ``testrunuid``)."""
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput and workerinput.get("testrunuid"):
+        return workerinput["testrunuid"]
+    if _RUN_KEY not in config.stash:
+        config.stash[_RUN_KEY] = uuid.uuid4().hex
+    return config.stash[_RUN_KEY]
 
 
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
-    if not _is_nbval_cell(item) or (nextitem is not None and getattr(nextitem, "parent", None) is item.parent):
+    if not is_nbval_cell(item) or (nextitem is not None and is_nbval_cell(nextitem) and nextitem.parent is item.parent):
+        return  # not the notebook's last cell
+    path = item.parent.path
+    outputs = item.config.stash.get(_EXECUTED_KEY, {}).pop(path, {})
+    if not outputs:
         return
-    outputs = item.config.stash.get(_EXECUTED_KEY, {}).pop(item.parent.path, {})
-    if outputs:
-        save_executed(item.parent.nb, outputs, item.parent.path)
+    started = item.config.stash.get(_STARTED_KEY, {}).pop(path, time.perf_counter())
+    course = {
+        "run": run_id(item.config),
+        "seconds": round(time.perf_counter() - started, 1),
+        "failed": path in item.config.stash.get(FAILED_KEY, set()),
+    }
+    widgets = kernel_eval(item.parent.kernel.kc, "", _WIDGET_STATE) if item.parent.kernel.is_alive() else None
+    save_executed(item.parent.nb, outputs, path, course=course, widgets=widgets)
 
 
-def save_executed(nb, outputs: dict[int, list], path: Path) -> Path:
-    """Write the notebook with the outputs nbval saw (by code-cell number) to ``_build/executed/``; screenshot it."""
+def save_executed(
+    nb, outputs: dict[int, list], path: Path, course: dict | None = None, widgets: dict | None = None
+) -> Path:
+    """Write the notebook with the outputs nbval saw (by code-cell number) to ``_build/executed/``; screenshot it.
+
+    ``course`` (this run's id, its seconds, whether a cell failed) goes to the notebook's ``metadata.course``, the
+    widget state to ``metadata.widgets``: the website is built from these copies without running them again.
+    """
     import nbformat
 
     nb = copy.deepcopy(nb)
+    if course is not None:
+        nb.metadata["course"] = course
+    if widgets:
+        nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": widgets}
     for num, cell in enumerate(c for c in nb.cells if c.cell_type == "code"):  # nbval numbers code cells only
         cell.outputs = [nbformat.from_dict(dict(o)) for o in outputs.get(num, [])]
         for out in cell.outputs:
@@ -194,14 +244,28 @@ def save_executed(nb, outputs: dict[int, list], path: Path) -> Path:
     return target
 
 
+def chromium_executable() -> str | None:
+    """Playwright's own chromium when it has been downloaded, else Debian's ``chromium``, else ``chromium-browser``."""
+    try:
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as pw:
+            bundled = pw.chromium.executable_path
+        if bundled and Path(bundled).is_file():
+            return bundled
+    except Exception:  # Playwright missing or its driver unable to start: look on PATH only
+        pass
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
 def screenshot(notebook: Path, png: Path, width: int = 1280) -> Path | None:
     """Render an executed notebook to HTML and take a full-page screenshot at ``width`` px (None without a browser)."""
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     try:
         from nbconvert import HTMLExporter
         from playwright.sync_api import sync_playwright
     except ImportError:
         return None
+    chromium = chromium_executable()
     if chromium is None:
         return None
     body, _ = HTMLExporter(template_name="lab").from_filename(str(notebook))

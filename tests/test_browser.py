@@ -26,26 +26,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.output_checks import chromium_executable
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ("00_start_here.ipynb", "02_resnet_inference.ipynb")
 SHOTS = ROOT / "_build" / "screenshots"
 
 
 @functools.cache
-def chromium_executable() -> str | None:
-    """Playwright's own chromium when it has been downloaded, else Debian's ``chromium``, else ``chromium-browser``."""
-    try:
-        from playwright.sync_api import sync_playwright
-
-        with sync_playwright() as pw:
-            bundled = pw.chromium.executable_path
-        if bundled and Path(bundled).is_file():
-            return bundled
-    except Exception:  # Playwright missing or its driver unable to start: look on PATH only
-        pass
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 def _missing() -> str | None:
     try:
         import playwright.sync_api  # noqa: F401

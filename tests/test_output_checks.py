@@ -71,6 +71,47 @@ def test_random_model_titles_must_say_random():
     assert problems(_cell(), [], [["ResNet-50"]], []) == []
 
 
+def _nbval(notebooks: dict, tmp_path: Path, *plugins: str) -> subprocess.CompletedProcess:
+    """Run ``{name: notebook}`` under nbval in one fresh pytest with only ``plugins`` (executed copies under
+    tmp_path); ``-rA`` lists every item's outcome."""
+    paths = []
+    for name, nb in notebooks.items():
+        paths.append(tmp_path / f"{name}.ipynb")
+        nbformat.write(nb, paths[-1])
+    env = {
+        **os.environ,
+        "COURSE_BUILD_DIR": str(tmp_path / "build"),
+        "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p),
+    }
+    plugin_args = [arg for name in plugins for arg in ("-p", name)]
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:xdist",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "-rA",
+            "--nbval-lax",
+            "--nbval-current-env",
+            *plugin_args,
+            "--rootdir",
+            str(tmp_path),
+            "-c",
+            os.devnull,
+            *map(str, paths),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
 def test_nbval_run_fails_on_a_cell_that_misleads(tmp_path):
     """A real notebook run under nbval with this plugin: a stray stderr line fails its cell, a tagged one does not."""
     nb = nbformat.v4.new_notebook()
@@ -88,39 +129,7 @@ def test_nbval_run_fails_on_a_cell_that_misleads(tmp_path):
         ),
         nbformat.v4.new_code_cell("fig, ax = plt.subplots()\nax.set_title('ResNet-50 (RANDOM weights)')\nplt.show()"),
     ]
-    path = tmp_path / "probe.ipynb"
-    nbformat.write(nb, path)
-    env = {
-        **os.environ,
-        "COURSE_BUILD_DIR": str(tmp_path / "build"),
-        "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p),
-    }
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-p",
-            "no:xdist",
-            "-p",
-            "no:cacheprovider",
-            "-q",
-            "--nbval-lax",
-            "--nbval-current-env",
-            "-p",
-            "tests.output_checks",
-            "--rootdir",
-            str(tmp_path),
-            "-c",
-            os.devnull,
-            str(path),
-        ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = _nbval({"probe": nb}, tmp_path, "tests.output_checks")
     text = proc.stdout + proc.stderr
     assert proc.returncode == 1, text
     assert "3 failed, 3 passed" in text, text
@@ -129,3 +138,43 @@ def test_nbval_run_fails_on_a_cell_that_misleads(tmp_path):
     executed = nbformat.read(tmp_path / "build" / "executed" / "probe.ipynb", as_version=4)
     assert executed.cells[0].outputs[0]["text"] == "fine\n"  # each cell keeps its own outputs
     assert "image/png" in executed.cells[5].outputs[0]["data"]  # figures drawn inline, as in Jupyter
+    assert executed.metadata["course"]["failed"] is True and executed.metadata["course"]["seconds"] > 0
+
+
+def test_the_second_run_in_the_same_kernel_fails_on_piled_up_state_and_on_a_cell_that_fails_again(tmp_path):
+    """tests/run_twice.py on real notebooks: a list that grows per run fails, a cell that works once fails, a clean
+    notebook passes; a notebook whose first run failed gets no second run."""
+
+    def notebook(*sources: str):
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_code_cell(source) for source in sources]
+        return nb
+
+    notebooks = {
+        "growing": notebook("try:\n    log\nexcept NameError:\n    log = []\nlog.append(1)"),
+        "once": notebook("import os\nos.mkdir('made-once')"),
+        "clean": notebook("log = []\nlog.append(1)", "print(len(log))"),
+        "broken": notebook("raise ValueError('first run')"),
+    }
+    proc = _nbval(notebooks, tmp_path, "tests.output_checks", "tests.run_twice")
+    text = proc.stdout + proc.stderr
+    again = "run again in the same kernel"
+    outcome = {}
+    for line in proc.stdout.splitlines():
+        status, _, rest = line.partition(" ")
+        if status in {"PASSED", "FAILED", "SKIPPED", "ERROR"} and ".ipynb::" in rest:
+            outcome[rest.split(" - ")[0].strip()] = status
+    assert outcome == {
+        "growing.ipynb::Cell 0": "PASSED",
+        f"growing.ipynb::{again}": "FAILED",
+        "once.ipynb::Cell 0": "PASSED",
+        f"once.ipynb::{again}": "FAILED",
+        "clean.ipynb::Cell 0": "PASSED",
+        "clean.ipynb::Cell 1": "PASSED",
+        f"clean.ipynb::{again}": "PASSED",
+        "broken.ipynb::Cell 0": "FAILED",
+    }, text[-3000:]
+    assert "SKIPPED [1]" in text and "a cell of the first run failed" in text, text[-3000:]  # broken: no second run
+    assert "5 passed, 1 skipped" in text, text[-3000:]
+    assert "state changed on the second run" in text and "log: {'len': 1} → {'len': 2}" in text, text[-3000:]
+    assert "cell 0 fails on the second run" in text and "FileExistsError" in text, text[-3000:]

@@ -1,6 +1,7 @@
 """The course website (`make book`) for notebooks 00 and 01: its HTML, then in a real browser.
 
-The site is built once for the module (the notebooks are executed: about 80 s on 2 cores), served on
+The site is built once for the module (from this run's nbval copies of the notebooks when the run executes them,
+else executing them: about 80 s on 2 cores), served on
 127.0.0.1 and opened in Debian's chromium through Playwright, as ``tests/test_browser.py`` does. The
 browser checks that every sidebar link resolves, that searching "Bottleneck" finds the residual-blocks
 page, that the dark-mode toggle changes the theme and that notebook 00's widget renders from its saved
@@ -18,12 +19,14 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 
+from tests.output_checks import EXECUTED, run_id
 from tests.test_browser import SHOTS, browser  # noqa: F401  (browser: the shared Playwright fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,11 +35,20 @@ ENV = {**os.environ, "COURSE_OFFLINE": "1"}
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
+def site(tmp_path_factory, request) -> Path:
+    """The site of notebooks 00 and 01. When this run executes them under nbval (``make test``), it is built from
+    those executed copies (``_build/executed/``, this run's, waited for) without running them again; alone, the
+    build executes them itself."""
     out = tmp_path_factory.mktemp("site") / "book"
     stored = {name: (ROOT / "notebooks" / name).read_bytes() for name in NOTEBOOKS}
+    collected = {item.nodeid.split("::")[0] for item in request.session.items}
+    if all(f"notebooks/{name}" in collected for name in NOTEBOOKS):
+        sources = [str(_executed_in_this_run(name, run_id(request.config))) for name in NOTEBOOKS]
+        args = ["--executed", *sources]
+    else:
+        args = [f"notebooks/{name}" for name in NOTEBOOKS]
     result = subprocess.run(
-        [sys.executable, "scripts/build_book.py", "--out", str(out), *[f"notebooks/{name}" for name in NOTEBOOKS]],
+        [sys.executable, "scripts/build_book.py", "--out", str(out), *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -46,6 +58,23 @@ def site(tmp_path_factory) -> Path:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert {name: (ROOT / "notebooks" / name).read_bytes() for name in NOTEBOOKS} == stored  # never written back
     return out
+
+
+def _executed_in_this_run(name: str, run: str, timeout: float = 1800) -> Path:
+    """Wait for nbval's executed copy of ``name`` from this test run (another worker may still be running it)."""
+    path = EXECUTED / name
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            course = json.loads(path.read_text(encoding="utf-8"))["metadata"].get("course", {})
+        except (OSError, ValueError, KeyError):
+            course = {}
+        if course.get("run") == run:
+            if course.get("failed"):
+                pytest.fail(f"{name} failed in this run (see its cells): no site to test")
+            return path
+        time.sleep(2)
+    pytest.fail(f"{name}: no executed copy from this run after {timeout:.0f} s in {EXECUTED}")
 
 
 def _text(html: str) -> str:
@@ -67,7 +96,8 @@ def test_pages_carry_the_executed_outputs_and_report_their_time(site):
     assert all(r["succeeded"] and r["seconds"] > 0 for r in rows), rows
     report = _text((site / "build-report.html").read_text())
     for r in rows:  # the site's own page lists every executed notebook with its run time
-        assert re.search(rf"{re.escape(r['notebook'][:-6])} [\d-]+ [\d:]+ force \d+\.\d+", report), report[:800]
+        listed = rf"{re.escape(r['notebook'][:-6])} ([\d-]+ [\d:]+ force|the test run \(nbval\)) \d+\.\d+"
+        assert re.search(listed, report), report[:800]
     assert "Traceback" not in text and "output stderr" not in _page(site, NOTEBOOKS[0])
 
 
