@@ -4,8 +4,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.course-installed
 BOOK_STAMP := $(VENV)/.course-book-installed
-# pytest-xdist: one notebook per worker (loadscope), one torch thread per worker.
-PYTEST_ARGS ?= -n 2 --dist loadscope
+# pytest-xdist: one notebook per worker (loadscope), one torch thread per worker; the scopes in the order
+# tests/conftest.py gives them (the longest first), not re-sorted by xdist.
+PYTEST_ARGS ?= -n 2 --dist loadscope --no-loadscope-reorder
 # Extra JupyterLab options (e.g. LAB_ARGS="--no-browser --port 8890"); root (containers) needs --allow-root.
 LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 
@@ -20,7 +21,7 @@ OLDEST_TOOLS := $(OLDEST_VENV)/oldest-tools.txt
 # and neither are the tests that need its runtimes installed: the declared-imports check (it maps imports to the
 # installed distributions), the missing-runtime simulation and the deploy helpers' leave-the-model-alone cases.
 OLDEST_DESELECT ?= --deselect tests/test_architecture.py::test_every_import_of_the_package_is_declared \
-	--ignore=tests/test_deploy_missing_runtime.py -k "not deploy.export"
+	--ignore=tests/deploy/test_availability.py -k "not deploy.export"
 OLDEST_NOTEBOOKS := $(wildcard notebooks/0[0-8]_*.ipynb)
 
 .PHONY: help install install-oldest lab test test-fast test-oldest lint hooks book bench clean-outputs clean

@@ -31,8 +31,8 @@ from pathlib import Path
 import pytest
 
 from course_utils.measure import MIN_RUNS  # the package's one value
+from tests import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 BUILD = Path(os.environ.get("COURSE_BUILD_DIR") or ROOT / "_build")  # where executed copies and screenshots go
 EXECUTED = BUILD / "executed"
 SHOTS = BUILD / "screenshots" / "notebooks"
@@ -152,7 +152,11 @@ def problems(cell: dict, outputs: list, figures: list[list[str]], random_models:
 def pytest_runtest_call(item: pytest.Item):
     if not is_nbval_cell(item):
         return (yield)
-    item.config.stash.setdefault(_STARTED_KEY, {}).setdefault(item.parent.path, time.perf_counter())
+    started = item.config.stash.setdefault(_STARTED_KEY, {})
+    if item.parent.path not in started:
+        started[item.parent.path] = time.perf_counter()
+        EXECUTED.mkdir(parents=True, exist_ok=True)  # another worker may wait for this notebook (this_runs_copy)
+        _started_marker(item.parent.path.name).write_text(run_id(item.config), encoding="utf-8")
     kernel_eval(item.parent.kernel.kc, _KERNEL_PROBE)
     result = yield
     report = kernel_eval(item.parent.kernel.kc, "", _KERNEL_REPORT) or {"figures": [], "random": []}
@@ -194,6 +198,35 @@ def run_id(config: pytest.Config) -> str:
     if _RUN_KEY not in config.stash:
         config.stash[_RUN_KEY] = uuid.uuid4().hex
     return config.stash[_RUN_KEY]
+
+
+def _started_marker(name: str) -> Path:
+    return EXECUTED / f".{name}.started"
+
+
+def this_runs_copy(name: str, config: pytest.Config, timeout: float = 1800) -> Path | None:
+    """This run's executed copy of notebook ``name`` (``_build/executed/``), or None when no worker has started it.
+
+    A notebook another worker is running is waited for (a worker runs one item at a time, so it is not this one);
+    one that has not started may be queued behind the caller on the same worker, so it is not waited for.
+    """
+    run, path, deadline = run_id(config), EXECUTED / name, time.monotonic() + timeout
+    while True:
+        try:
+            course = json.loads(path.read_text(encoding="utf-8"))["metadata"].get("course", {})
+        except (OSError, ValueError, KeyError):
+            course = {}
+        if course.get("run") == run:
+            return path
+        try:
+            started = _started_marker(name).read_text(encoding="utf-8") == run
+        except OSError:
+            started = False
+        if not started:
+            return None
+        if time.monotonic() > deadline:
+            pytest.fail(f"{name}: started in this run but no executed copy after {timeout:.0f} s in {EXECUTED}")
+        time.sleep(2)
 
 
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:

@@ -1,5 +1,5 @@
 """The shape of course_utils (docs/architecture.md): layers that import only downwards, errors that are all
-course errors, one plotting module whose figure functions share one signature, no aliases."""
+course errors, one plotting package whose figure functions share one signature, no aliases; tests/ mirrors it."""
 
 from __future__ import annotations
 
@@ -260,3 +260,21 @@ def test_every_module_declares_all(path):
             module_names |= {a.asname or a.name.split(".")[0] for a in node.names}
     missing = [n for n in names if n not in module_names]
     assert not missing, f"{path.relative_to(PACKAGE)}: __all__ names what the module does not define: {missing}"
+
+
+def test_tests_mirror_the_package():
+    """tests/<layer>/ for every layer (solutions are tested with their exercises), and no folder for a layer that
+    does not exist; each module there is named ``test_*.py`` and imports the layer it tests."""
+    tests = pathlib.Path(__file__).resolve().parent
+    folders = {p.name for p in tests.iterdir() if p.is_dir() and (p / "__init__.py").is_file()}
+    assert folders - {"reliability"} == set(LAYERS), "tests/ should have one folder per course_utils layer"
+    for layer in LAYERS:
+        modules = sorted((tests / layer).glob("*.py"))
+        assert any(m.name.startswith("test_") for m in modules), f"tests/{layer}/ holds no test module"
+        for module in modules:
+            if module.name == "__init__.py":
+                continue
+            assert module.name.startswith("test_"), f"tests/{layer}/{module.name}: test modules are test_*.py"
+            source = module.read_text(encoding="utf-8")
+            names = ("course_utils." + layer, "course_utils import " + layer, "solutions")
+            assert any(n in source for n in names), f"tests/{layer}/{module.name} does not use course_utils.{layer}"

@@ -9,15 +9,15 @@ import re
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import torch
 import torchvision
 
 from course_utils import load_classifier, sample_images
 from course_utils.models.predict import default_batch_size, predict_proba, to_channels_last  # noqa: E402
+from tests import ROOT
 
-BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
+BENCH = ROOT / "benchmarks"
 sys.path.insert(0, str(BENCH))
 
 import bench_notebooks  # noqa: E402

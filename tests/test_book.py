@@ -14,9 +14,8 @@ from pathlib import Path
 
 import nbformat
 
-from tests import netguard
+from tests import ROOT, netguard
 
-ROOT = Path(__file__).resolve().parent.parent
 GUARD_SITE = "course-reliability-"  # the test session's own guard folder on PYTHONPATH (tests/reliability_summary.py)
 
 

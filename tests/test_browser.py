@@ -13,11 +13,9 @@ with the reason; in CI (``CI=true``, where ``.ci/run`` installs both) a missing 
 
 from __future__ import annotations
 
-import functools
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -26,44 +24,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.output_checks import chromium_executable
+from tests import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ("00_start_here.ipynb", "02_resnet_inference.ipynb")
-SHOTS = ROOT / "_build" / "screenshots"
-
-
-@functools.cache
-def _missing() -> str | None:
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "Playwright for Python is not installed (pip install playwright)"
-    if chromium_executable() is None:
-        return (
-            "no chromium: neither Debian's (apt-get install chromium) nor Playwright's "
-            "(python -m playwright install --with-deps chromium)"
-        )
-    return None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
+def lab(tmp_path_factory, browser, free_port):
+    """JupyterLab on 127.0.0.1 serving copies of the notebooks (skipped, like ``browser``, without chromium)."""
     tmp_path = tmp_path_factory.mktemp("lab")
-    reason = _missing()
-    if reason:
-        if os.environ.get("CI"):
-            pytest.fail(f"browser test cannot run in CI: {reason}")
-        pytest.skip(reason)
     for name in NOTEBOOKS:  # JupyterLab autosaves: never touch the repo copies
         shutil.copy(ROOT / "notebooks" / name, tmp_path / name)
-    port, token = _free_port(), secrets.token_hex(16)
+    port, token = free_port(), secrets.token_hex(16)
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}  # the learner's inline figures
     env = {**env, "JUPYTER_CONFIG_DIR": str(tmp_path / "config"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt")}
     proc = subprocess.Popen(
@@ -104,36 +76,6 @@ def lab(tmp_path_factory):
         proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
         proc.kill()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """Chromium driven by Playwright (also the site test's browser); skipped without it, except in CI."""
-    reason = _missing()
-    if reason:
-        if os.environ.get("CI"):
-            pytest.fail(f"browser test cannot run in CI: {reason}")
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(
-            executable_path=chromium_executable(),
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--disable-dev-shm-usage",
-            ],
-        )
-        yield chromium
-        chromium.close()
 
 
 def _run_all(page, base: str, token: str, name: str) -> None:
@@ -178,7 +120,7 @@ def _run_all(page, base: str, token: str, name: str) -> None:
     assert not [t for t in texts if "Error" in t or "Traceback" in t], texts
 
 
-def test_notebook_runs_and_widget_calls_back_in_real_browser(lab, browser):
+def test_notebook_runs_and_widget_calls_back_in_real_browser(lab, browser, screenshots):
     base, token = lab
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
@@ -198,12 +140,12 @@ def test_notebook_runs_and_widget_calls_back_in_real_browser(lab, browser):
         assert "288² = 82,944 pixels" in page.locator(".widget-label", has_text="288").first.inner_text()
         label.scroll_into_view_if_needed()
     finally:
-        page.screenshot(path=str(SHOTS / "00_start_here.png"))
+        page.screenshot(path=str(screenshots / "00_start_here.png"))
         page.close()
-    assert (SHOTS / "00_start_here.png").stat().st_size > 10_000
+    assert (screenshots / "00_start_here.png").stat().st_size > 10_000
 
 
-def test_upload_widget_classifies_in_real_browser(lab, browser, tmp_path):
+def test_upload_widget_classifies_in_real_browser(lab, browser, screenshots, tmp_path):
     base, token = lab
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
@@ -229,5 +171,5 @@ def test_upload_widget_classifies_in_real_browser(lab, browser, tmp_path):
         page.locator(".widget-html", has_text="Could not classify").first.scroll_into_view_if_needed()
         assert page.locator(".jp-OutputArea-output img").count() >= 3  # inline figures, the top-5 bars among them
     finally:
-        page.screenshot(path=str(SHOTS / "02_upload.png"))
+        page.screenshot(path=str(screenshots / "02_upload.png"))
         page.close()

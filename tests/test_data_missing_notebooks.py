@@ -4,7 +4,6 @@ cell with the one-line fix: no traceback wall, nothing run after it, nothing wri
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import nbformat
 import pytest
@@ -12,7 +11,8 @@ from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests import ROOT
+
 NOTEBOOKS = ["04_fine_tuning.ipynb", "09_deploy_mobilenet.ipynb", "10_resnet_from_scratch.ipynb"]
 
 

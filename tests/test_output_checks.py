@@ -10,9 +10,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from tests import ROOT
 from tests.output_checks import problems
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def _stream(text: str, name: str = "stdout") -> dict:

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests import ROOT
+
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
@@ -180,7 +181,7 @@ def test_a_fresh_clone_in_a_private_folder_passes_its_tests(tmp_path):
             pytest.skip(f"cannot hard-link the venv {venv} into {clone} ({linked.stderr.strip()[:200]})")
         python = clone / ".venv" / "bin" / Path(sys.executable).name
         tests = [
-            "tests/test_cli.py::test_doctor_exit_status_says_when_something_needed_is_missing",
+            "tests/cli/test_cli.py::test_doctor_exit_status_says_when_something_needed_is_missing",
             "tests/test_project.py",
             "-k",
             "not make_lab and not private_folder",

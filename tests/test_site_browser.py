@@ -12,39 +12,36 @@ outside CI and fail in CI (``.ci/run`` installs both); the HTML checks always ru
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
 import subprocess
 import sys
-import threading
-import time
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 
-from tests.output_checks import EXECUTED, run_id
-from tests.test_browser import SHOTS, browser  # noqa: F401  (browser: the shared Playwright fixture)
+from tests import ROOT
+from tests.output_checks import this_runs_copy
 
-ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ("00_start_here.ipynb", "01_residual_blocks.ipynb")
 ENV = {**os.environ, "COURSE_OFFLINE": "1"}
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory, request) -> Path:
-    """The site of notebooks 00 and 01. When this run executes them under nbval (``make test``), it is built from
-    those executed copies (``_build/executed/``, this run's, waited for) without running them again; alone, the
-    build executes them itself."""
+    """The site of notebooks 00 and 01. When this run has executed them under nbval (``make test``: they start
+    long before this module), it is built from those executed copies (``_build/executed/``) without running them
+    again; otherwise (this module alone, or a notebook not started yet) the build executes them itself."""
     out = tmp_path_factory.mktemp("site") / "book"
     stored = {name: (ROOT / "notebooks" / name).read_bytes() for name in NOTEBOOKS}
-    collected = {item.nodeid.split("::")[0] for item in request.session.items}
-    if all(f"notebooks/{name}" in collected for name in NOTEBOOKS):
-        sources = [str(_executed_in_this_run(name, run_id(request.config))) for name in NOTEBOOKS]
-        args = ["--executed", *sources]
+    copies = [this_runs_copy(name, request.config) for name in NOTEBOOKS]
+    if all(copies):
+        for name, copy in zip(NOTEBOOKS, copies):
+            if json.loads(copy.read_text(encoding="utf-8"))["metadata"]["course"].get("failed"):
+                pytest.fail(f"{name} failed in this run (see its cells): no site to test")
+        args = ["--executed", *map(str, copies)]
     else:
         args = [f"notebooks/{name}" for name in NOTEBOOKS]
     result = subprocess.run(
@@ -58,23 +55,6 @@ def site(tmp_path_factory, request) -> Path:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert {name: (ROOT / "notebooks" / name).read_bytes() for name in NOTEBOOKS} == stored  # never written back
     return out
-
-
-def _executed_in_this_run(name: str, run: str, timeout: float = 1800) -> Path:
-    """Wait for nbval's executed copy of ``name`` from this test run (another worker may still be running it)."""
-    path = EXECUTED / name
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            course = json.loads(path.read_text(encoding="utf-8"))["metadata"].get("course", {})
-        except (OSError, ValueError, KeyError):
-            course = {}
-        if course.get("run") == run:
-            if course.get("failed"):
-                pytest.fail(f"{name} failed in this run (see its cells): no site to test")
-            return path
-        time.sleep(2)
-    pytest.fail(f"{name}: no executed copy from this run after {timeout:.0f} s in {EXECUTED}")
 
 
 def _text(html: str) -> str:
@@ -147,23 +127,12 @@ def test_every_image_has_alt_text_and_none_comes_from_another_host(site):
 
 
 @pytest.fixture(scope="module")
-def served(site):
-    handler = functools.partial(_QuietHandler, directory=str(site))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-
-
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
+def served(site, file_server) -> str:
+    return file_server(site)
 
 
 @pytest.fixture
-def page(browser, served):  # noqa: F811  (the imported fixture)
+def page(browser, served):
     """A page that may only talk to the site: any other request is refused and recorded."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.foreign = []
@@ -206,7 +175,7 @@ def test_search_for_bottleneck_finds_the_residual_blocks_page(page, served):
     assert any("01_residual_blocks" in h for h in hrefs), hrefs
 
 
-def test_dark_mode_toggle_and_widget_render(page, served):
+def test_dark_mode_toggle_and_widget_render(page, served, screenshots):
     page.goto(f"{served}/notebooks/00_start_here.html")
     slider = page.locator(".cell_output .widget-slider").first
     slider.wait_for(timeout=30_000)  # rendered by the site's own widget manager from the saved state
@@ -219,19 +188,19 @@ def test_dark_mode_toggle_and_widget_render(page, served):
     page.locator(".cell_output .widget-slider").first.scroll_into_view_if_needed()
     light = page.evaluate("getComputedStyle(document.body).backgroundColor")
     assert page.evaluate("document.documentElement.dataset.theme") == "light"
-    page.screenshot(path=str(SHOTS / "site_00_light.png"))
+    page.screenshot(path=str(screenshots / "site_00_light.png"))
     page.locator(".theme-switch-button:visible").first.click()
     page.locator(".theme-change-button[data-mode='dark']:visible").first.click()
     page.wait_for_function("document.documentElement.dataset.theme === 'dark'", timeout=10_000)
     page.wait_for_timeout(300)  # the colour transition
     dark = page.evaluate("getComputedStyle(document.body).backgroundColor")
     assert dark != light, (light, dark)
-    page.screenshot(path=str(SHOTS / "site_00_dark.png"))
+    page.screenshot(path=str(screenshots / "site_00_dark.png"))
     page.goto(f"{served}/index.html")
     assert page.evaluate("document.documentElement.dataset.theme") == "dark"  # the choice is remembered
-    page.screenshot(path=str(SHOTS / "site_index_dark.png"))
+    page.screenshot(path=str(screenshots / "site_index_dark.png"))
     for name in ("site_00_light.png", "site_00_dark.png"):
-        assert (SHOTS / name).stat().st_size > 10_000
+        assert (screenshots / name).stat().st_size > 10_000
 
 
 _OVERFLOWING = """() => [...document.querySelectorAll('div.cell div.highlight pre, div.cell_output pre, div.cell_output .output')]

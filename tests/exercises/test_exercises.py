@@ -6,7 +6,6 @@ import ast
 import importlib
 import json
 import re
-from pathlib import Path
 
 import pytest
 import torch
@@ -22,8 +21,8 @@ from course_utils.exercises import (
     show_solution,
     solution_source,
 )
+from tests import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 EXERCISES = all_exercises()
 MIN_WRONG = 5  #: typical wrong answers every exercise must reject, each with a specific message
 EMOJI = re.compile("[\U0001f300-\U0001faff\u2600-\u26ff\u2705\u274c\u231b\u23f3]")

@@ -21,15 +21,14 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers_net import closed_port, silent_server
-from reliability_summary import tally
 
 from course_utils.core.errors import DownloadError
 from course_utils.core.files import sha256_file
 from course_utils.data.download import download_file
 from course_utils.models.weights import download_weights
+from tests import ROOT
+from tests.reliability_summary import tally
 
-ROOT = Path(__file__).resolve().parent.parent
 PAYLOAD = bytes(range(256)) * 1200 + b"end"  # 307 kB, deterministic
 SHA = hashlib.sha256(PAYLOAD).hexdigest()
 WEIGHTS_NAME = f"model-{SHA[:8]}.pth"  # torch.hub names carry a SHA-256 prefix
@@ -150,15 +149,15 @@ def test_fetch_resumes_a_cut_transfer_within_one_call(server, tmp_path):
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_silent_server_times_out_cleanly(tmp_path, kind, monkeypatch):
+def test_silent_server_times_out_cleanly(tmp_path, kind, monkeypatch, silent_port):
     monkeypatch.delenv("COURSE_OFFLINE", raising=False)
     cache, kept = _cache(tmp_path)
     dest = cache / WEIGHTS_NAME
-    with silent_server() as port:
-        start = time.perf_counter()
-        with pytest.raises(DownloadError, match="timed out|time"):
-            _fetch(kind, f"http://127.0.0.1:{port}/{WEIGHTS_NAME}", dest, timeout=1)
-        seconds = time.perf_counter() - start
+    port = silent_port
+    start = time.perf_counter()
+    with pytest.raises(DownloadError, match="timed out|time"):
+        _fetch(kind, f"http://127.0.0.1:{port}/{WEIGHTS_NAME}", dest, timeout=1)
+    seconds = time.perf_counter() - start
     # fetch: 2 attempts × 1 s time-out + 1 s back-off; weights: one attempt.
     assert seconds < 6, f"{kind}: {seconds:.1f} s for a 1 s time-out"
     assert not dest.exists() and _stray(cache, {p.name for p in kept}) == []
@@ -166,11 +165,11 @@ def test_silent_server_times_out_cleanly(tmp_path, kind, monkeypatch):
     assert _lost(kept) == 0
 
 
-def test_refused_connection_is_reported(tmp_path, monkeypatch):
+def test_refused_connection_is_reported(tmp_path, monkeypatch, free_port):
     monkeypatch.delenv("COURSE_OFFLINE", raising=False)
     with pytest.raises(DownloadError, match="refused|failed"):
         download_file(
-            f"http://127.0.0.1:{closed_port()}/x.bin", tmp_path / "x.bin", SHA, timeout=1, retries=1, progress=False
+            f"http://127.0.0.1:{free_port()}/x.bin", tmp_path / "x.bin", SHA, timeout=1, retries=1, progress=False
         )
     assert list(tmp_path.iterdir()) == [] or all(p.name.endswith(".lock") for p in tmp_path.iterdir())
     tally(inputs=1, faults=1)
@@ -233,7 +232,7 @@ _READ_ONLY = _BARE_PACKAGE + textwrap.dedent("""
 """)
 
 
-def test_read_only_cache(tmp_path):
+def test_read_only_cache(tmp_path, free_port):
     """A read-only cache serves what it holds (without touching the network) and fails clearly otherwise."""
     cache = Path(tempfile.mkdtemp(prefix="course-ro-cache-"))
     try:
@@ -241,7 +240,7 @@ def test_read_only_cache(tmp_path):
         cache.chmod(0o555)
         env = {k: v for k, v in os.environ.items() if k != "COURSE_OFFLINE"}
         env.update(HOME=str(cache), OMP_NUM_THREADS="1", MPLCONFIGDIR=tempfile.gettempdir())
-        url = f"http://127.0.0.1:{closed_port()}/held.bin"  # a download attempt would be refused
+        url = f"http://127.0.0.1:{free_port()}/held.bin"  # a download attempt would be refused
         result = subprocess.run(
             [sys.executable, "-c", _READ_ONLY, str(cache), SHA, url],
             env=env,

@@ -15,15 +15,15 @@ from pathlib import Path
 import pytest
 import torch
 from IPython.core.inputtransformer2 import TransformerManager
-from reliability_summary import tally
 from torch import nn
 from torchvision.models import ResNet18_Weights
 
 from course_utils.core.errors import CheckpointError, WeightsUnavailableError
 from course_utils.data.checkpoints import load_checkpoint, load_into, save_checkpoint
 from course_utils.models.weights import torchvision_weights
+from tests import ROOT
+from tests.reliability_summary import tally
 
-ROOT = Path(__file__).resolve().parent.parent
 #: Calls that unpickle: (module, function). ``torch.hub.load_state_dict_from_url`` defaults to weights_only=False.
 UNPICKLERS = {("torch", "load"), ("torch.serialization", "load"), ("torch.hub", "load_state_dict_from_url")}
 RAW_PICKLE = {("pickle", "load"), ("pickle", "loads"), ("dill", "load"), ("dill", "loads")}

@@ -5,15 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import torch
 
 from course_utils.core.device import seed_everything
 from course_utils.data.checkpoints import load_checkpoint
 from course_utils.models import load_classifier, reset_classifier
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests import ROOT
 
 
 def test_two_ranks_end_with_identical_weights(tmp_path):

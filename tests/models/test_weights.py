@@ -12,7 +12,6 @@ import time
 import pytest
 import torch
 import torchvision
-from helpers_net import closed_port, file_server, silent_server
 from torchvision.models import ResNet18_Weights
 
 from course_utils.core import settings
@@ -76,18 +75,18 @@ def _payload(tmp_path, content: bytes, good_hash: bool = True) -> str:
     return name
 
 
-def test_download_verifies_hash_and_is_atomic(tmp_path, monkeypatch):
+def test_download_verifies_hash_and_is_atomic(tmp_path, monkeypatch, file_server):
     monkeypatch.delenv("COURSE_OFFLINE", raising=False)
     good = _payload(tmp_path, b"x" * 5000)
     bad = _payload(tmp_path, b"y" * 5000, good_hash=False)
     cache = tmp_path / "cache"
-    with file_server(tmp_path / "srv") as base:
-        out = download_weights(f"{base}/{good}", cache / good, progress=False)
-        assert out.read_bytes() == b"x" * 5000
-        with pytest.raises(DownloadError, match="SHA-256 mismatch"):
-            download_weights(f"{base}/{bad}", cache / bad, progress=False)
-        with pytest.raises(DownloadError, match="404|Not Found"):
-            download_weights(f"{base}/missing-12345678.pth", cache / "missing-12345678.pth", progress=False)
+    base = file_server(tmp_path / "srv")
+    out = download_weights(f"{base}/{good}", cache / good, progress=False)
+    assert out.read_bytes() == b"x" * 5000
+    with pytest.raises(DownloadError, match="SHA-256 mismatch"):
+        download_weights(f"{base}/{bad}", cache / bad, progress=False)
+    with pytest.raises(DownloadError, match="404|Not Found"):
+        download_weights(f"{base}/missing-12345678.pth", cache / "missing-12345678.pth", progress=False)
     leftovers = sorted(p.name for p in cache.iterdir() if not p.name.endswith(".lock"))
     assert leftovers == [good], leftovers  # nothing partial under any name
 
@@ -98,15 +97,15 @@ def test_download_refused_offline(tmp_path, monkeypatch):
         download_weights("http://127.0.0.1:9/x-12345678.pth", tmp_path / "x-12345678.pth")
 
 
-def test_silent_server_times_out(tmp_path, monkeypatch):
+def test_silent_server_times_out(tmp_path, monkeypatch, silent_port):
     monkeypatch.delenv("COURSE_OFFLINE", raising=False)
-    with silent_server() as port:
-        start = time.perf_counter()
-        with pytest.raises(DownloadError):
-            download_weights(
-                f"http://127.0.0.1:{port}/w-12345678.pth", tmp_path / "w-12345678.pth", timeout=1, progress=False
-            )
-        assert time.perf_counter() - start < 5
+    port = silent_port
+    start = time.perf_counter()
+    with pytest.raises(DownloadError):
+        download_weights(
+            f"http://127.0.0.1:{port}/w-12345678.pth", tmp_path / "w-12345678.pth", timeout=1, progress=False
+        )
+    assert time.perf_counter() - start < 5
     assert not (tmp_path / "w-12345678.pth").exists()
 
 
@@ -125,23 +124,22 @@ _LOAD = textwrap.dedent("""
 
 
 @pytest.mark.parametrize("kind", ["silent", "refused"])
-def test_online_without_network_fails_fast_with_the_fix(tmp_path, kind):
+def test_online_without_network_fails_fast_with_the_fix(tmp_path, kind, silent_port, free_port):
     """No COURSE_OFFLINE, no cache, network unreachable (all traffic sent to a local proxy that hangs or refuses)."""
-    with silent_server() as silent_port:
-        port = silent_port if kind == "silent" else closed_port()
-        env = {k: v for k, v in os.environ.items() if k != "COURSE_OFFLINE"}
-        proxy = f"http://127.0.0.1:{port}"
-        env.update(
-            TORCH_HOME=str(tmp_path),
-            COURSE_NETWORK_TIMEOUT="2",
-            HTTPS_PROXY=proxy,
-            https_proxy=proxy,
-            HTTP_PROXY=proxy,
-            http_proxy=proxy,
-            NO_PROXY="",
-            no_proxy="",
-        )
-        result = subprocess.run([sys.executable, "-c", _LOAD], env=env, capture_output=True, text=True, timeout=120)
+    port = silent_port if kind == "silent" else free_port()
+    env = {k: v for k, v in os.environ.items() if k != "COURSE_OFFLINE"}
+    proxy = f"http://127.0.0.1:{port}"
+    env.update(
+        TORCH_HOME=str(tmp_path),
+        COURSE_NETWORK_TIMEOUT="2",
+        HTTPS_PROXY=proxy,
+        https_proxy=proxy,
+        HTTP_PROXY=proxy,
+        http_proxy=proxy,
+        NO_PROXY="",
+        no_proxy="",
+    )
+    result = subprocess.run([sys.executable, "-c", _LOAD], env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     seconds, message = result.stdout.split(" ", 1)
     assert float(seconds) < 6, f"took {seconds} s"

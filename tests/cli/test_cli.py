@@ -1,4 +1,9 @@
-"""The command line as a learner or instructor runs it, in a fresh process."""
+"""The command line as a learner or instructor runs it.
+
+In a fresh process (``python -m course_utils``) for what only a process shows: exit statuses, stdout and stderr
+apart, the offline guard, the doctor as another user. The other cases call ``cli.main(argv)`` in this process
+(the same parser, the same error handling), which spares starting Python and torch for each of them.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from course_utils.cli import main
 from course_utils.data.images import sample_path
 
 ENV = {**os.environ, "COURSE_OFFLINE": "1"}
@@ -20,6 +26,17 @@ def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "course_utils", *args], capture_output=True, text=True, env=env or ENV, timeout=300
     )
+
+
+def here(capsys, *args: str) -> subprocess.CompletedProcess:
+    """``python -m course_utils ARGS`` run as ``main(ARGS)`` in this process: its exit status and output."""
+    capsys.readouterr()
+    try:
+        code = main(list(args))
+    except SystemExit as exc:  # argparse's own usage errors
+        code = exc.code
+    out = capsys.readouterr()
+    return subprocess.CompletedProcess(args, code, out.out, out.err)
 
 
 def test_predict_cat_and_espresso_offline():
@@ -43,35 +60,34 @@ def test_predict_cat_and_espresso_offline():
         (["predict", "data/images/chelsea.jpg", "--top", "0"], "--top"),
     ],
 )
-def test_bad_input_is_one_line_and_exit_2(args, needle):
-    result = run(*args)
+def test_bad_input_is_one_line_and_exit_2(args, needle, capsys):
+    result = here(capsys, *args)
     assert result.returncode == 2, result
     assert needle in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert result.stdout == ""
 
 
-def test_predict_a_folder():
-    result = run("predict", "data/images", "--top", "1")
+def test_bad_input_in_a_fresh_process_is_one_line_on_stderr_and_exit_2():
+    result = run("predict", "no/such/file.jpg")
+    assert result.returncode == 2 and result.stdout == "", result
+    assert result.stderr.startswith("error: ") and "no such file" in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_predict_a_folder(capsys):
+    result = here(capsys, "predict", "data/images", "--top", "1")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[lines.index("# coffee.jpg") + 1].startswith("espresso\t")
     assert sum(line.startswith("# ") for line in lines) == 5
 
 
-def test_random_weights_are_never_presented_as_real(tmp_path):
-    result = run("predict", "data/images/chelsea.jpg", "--model", "resnet18", env={**ENV, "TORCH_HOME": str(tmp_path)})
+def test_random_weights_are_never_presented_as_real(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    result = here(capsys, "predict", "data/images/chelsea.jpg", "--model", "resnet18")
     assert result.returncode == 2 and "meaningless" in result.stderr and result.stdout == ""
-    forced = run(
-        "predict",
-        "data/images/chelsea.jpg",
-        "--model",
-        "resnet18",
-        "--allow-random",
-        "--top",
-        "2",
-        env={**ENV, "TORCH_HOME": str(tmp_path)},
-    )
+    forced = here(capsys, "predict", "data/images/chelsea.jpg", "--model", "resnet18", "--allow-random", "--top", "2")
     assert forced.returncode == 0 and len(forced.stdout.splitlines()) == 2
 
 
@@ -136,7 +152,7 @@ def test_fetch_plans_everything_into_dest_and_sees_cached_files(tmp_path):
     ckpt = dest / "torch" / "hub" / "checkpoints"
     ckpt.mkdir(parents=True)
     (ckpt / "resnet18-f37072fd.pth").write_bytes(b"pre-filled")
-    result = run("fetch", "--all", "--dry-run", "--dest", str(dest))
+    result = run("fetch", "--all", "--dry-run", "--dest", str(dest))  # --dest repoints the process's caches
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert any(line.startswith("cached") and "resnet18" in line for line in lines)
@@ -147,13 +163,13 @@ def test_fetch_plans_everything_into_dest_and_sees_cached_files(tmp_path):
     assert sorted(p.name for p in ckpt.iterdir()) == ["resnet18-f37072fd.pth"]  # nothing touched
 
 
-def test_fetch_offline_fails_clearly_and_names_are_checked(tmp_path):
+def test_fetch_offline_fails_clearly_and_names_are_checked(tmp_path, capsys):
     result = run("fetch", "resnet50", "--dest", str(tmp_path))
     assert result.returncode == 1 and "FAILED" in result.stdout and "offline mode" in result.stdout
     assert "1 item(s) failed" in result.stdout
-    bogus = run("fetch", "bogus")
+    bogus = here(capsys, "fetch", "bogus")
     assert bogus.returncode == 2 and "neither a model nor a dataset" in bogus.stderr
-    both = run("fetch", "--all", "resnet18")
+    both = here(capsys, "fetch", "--all", "resnet18")
     assert both.returncode == 2
 
 

@@ -14,15 +14,15 @@ import re
 import time
 import warnings
 
-import corpus
 import numpy as np
 import pytest
 from PIL import Image
-from reliability_summary import tally
 
 from course_utils.core.errors import DatasetError, ImageLoadError
 from course_utils.data.datasets import ImageFolderDataset
 from course_utils.data.images import load_image, load_images
+from tests import corpus
+from tests.reliability_summary import tally
 
 #: Seconds one file may take (a hang or a runaway decode fails the test instead of stalling CI).
 PER_FILE_LIMIT = 5.0

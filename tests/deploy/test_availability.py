@@ -17,7 +17,8 @@ import pytest
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests import ROOT
+
 NOTEBOOK = ROOT / "notebooks" / "09_deploy_mobilenet.ipynb"
 MESSAGE = "simulated: this runtime has no build for this platform"
 

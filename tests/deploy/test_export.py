@@ -6,7 +6,6 @@ import importlib.metadata
 import os
 import re
 import tomllib
-from pathlib import Path
 
 import pytest
 import torch
@@ -51,6 +50,7 @@ from course_utils.deploy.availability import MIN_VERSIONS
 from course_utils.measure import MIN_RUNS, Ratio, Timing, paired_ratio
 from course_utils.models import folded_copy
 from course_utils.models.surgery import count_batchnorms, randomise_batchnorm
+from tests import ROOT
 
 needs_ort = pytest.mark.skipif(
     runtime_status()["onnxruntime"] is not None, reason="the [deploy] extra (onnxruntime) is not installed"
@@ -110,7 +110,7 @@ def test_runtime_versions_come_from_the_package_metadata_and_meet_the_minimums_h
     for name, version in versions.items():  # what is installed meets the minimum of pyproject's [deploy] extra
         assert version is None or key(version) >= key(MIN_VERSIONS[name]), (name, version)
     assert versions["torch"] is not None
-    project = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())["project"]
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     declared = dict(
         re.match(r"([\w-]+)>=([\d.]+)", spec).groups()
         for spec in [*project["dependencies"], *project["optional-dependencies"]["deploy"]]

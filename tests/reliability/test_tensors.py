@@ -11,7 +11,6 @@ import re
 
 import pytest
 import torch
-from reliability_summary import tally
 from torch import nn
 
 from course_utils.core.errors import CourseError, InputShapeError
@@ -28,6 +27,7 @@ from course_utils.inspect import (
 from course_utils.lessons.plain_vs_residual import gradient_norms
 from course_utils.measure import compare_latency, measure_cost
 from course_utils.models.predict import predict_proba, topk
+from tests.reliability_summary import tally
 
 #: (label, bad input, what the message must say)
 BATCH_MISTAKES = [

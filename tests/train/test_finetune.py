@@ -1,4 +1,4 @@
-"""course_utils.train and course_utils.data.checkpoints on real models and the bundled data."""
+"""course_utils.train on real models and the bundled data: heads, freezing, groups, BatchNorm, fitting, evaluation."""
 
 from __future__ import annotations
 
@@ -13,8 +13,7 @@ from torch import nn  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 
 from course_utils import train as tr  # noqa: E402
-from course_utils.core.errors import CheckpointError, TrainingError  # noqa: E402
-from course_utils.data.checkpoints import build_preprocess, load_checkpoint, load_into, save_checkpoint  # noqa: E402
+from course_utils.core.errors import TrainingError  # noqa: E402
 from course_utils.data.datasets import (  # noqa: E402
     ImageSubset,  # noqa: E402
     course_dataset,
@@ -195,33 +194,3 @@ def test_evaluation_numbers_and_plots(data):
     loader = DataLoader(ImageSubset(data, list(range(4)), SMALL), batch_size=2)
     logits, t = ev.predict_loader(model, loader)
     assert logits.shape == (4, 5) and t.tolist() == [0, 0, 0, 0]
-
-
-def test_checkpoint_roundtrip_and_class_mismatch(tmp_path, data):
-    model = _resnet18()
-    reset_classifier(model, 5)
-    pre = torchvision.models.ResNet18_Weights.IMAGENET1K_V1.transforms()
-    path = save_checkpoint(model, tmp_path / "ck" / "m.pt", data.classes, pre, arch="resnet18", epochs=2)
-    raw = torch.load(path, map_location="cpu", weights_only=True)  # a plain, safe dict
-    assert raw["classes"] == data.classes and raw["extra"] == {"epochs": 2}
-    fresh = _resnet18()
-    torch.manual_seed(5)
-    reset_classifier(fresh, 5)
-    assert load_into(fresh, path) == data.classes
-    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), fresh.state_dict().values()))
-    img = data[0][0]
-    assert torch.allclose(build_preprocess(load_checkpoint(path)["preprocess"])(img), pre(img), atol=1e-5)
-    bicubic = lite_transforms(96, 112)  # a v2.Compose: its interpolation is recorded too
-    info = save_checkpoint(model, tmp_path / "lite.pt", data.classes, bicubic)
-    rebuilt = build_preprocess(load_checkpoint(info)["preprocess"])
-    assert load_checkpoint(info)["preprocess"]["interpolation"] == "bicubic"
-    assert torch.allclose(rebuilt(img), bicubic(img), atol=1e-5)
-    three = _resnet18()
-    reset_classifier(three, 3)
-    with pytest.raises(CheckpointError, match=r"trained for 5 classes.*reset_classifier\(model, 5\)"):
-        load_into(three, path)
-    (tmp_path / "junk.pt").write_bytes(b"junk")
-    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
-        load_checkpoint(tmp_path / "junk.pt")
-    with pytest.raises(CheckpointError, match="no such checkpoint"):
-        load_checkpoint(tmp_path / "nope.pt")

@@ -17,12 +17,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from reliability_summary import NET_ENV, network_record, tally
 
 from course_utils.core.settings import offline
-from tests import netguard
+from tests import ROOT, netguard
+from tests.reliability_summary import NET_ENV, network_record, tally
 
-ROOT = Path(__file__).resolve().parent.parent
 OFFLINE = offline()
 
 _PROBE = textwrap.dedent("""

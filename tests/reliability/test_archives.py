@@ -9,10 +9,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from reliability_summary import tally
 
 from course_utils.core.errors import UnsafeArchiveError
 from course_utils.data.download import check_archive, safe_extract
+from tests.reliability_summary import tally
 
 _TYPES = {tarfile.SYMTYPE, tarfile.LNKTYPE, tarfile.CHRTYPE, tarfile.BLKTYPE, tarfile.FIFOTYPE}
 

@@ -7,7 +7,6 @@ import time
 import numpy as np
 import pytest
 import torch
-from helpers_net import file_server
 from PIL import Image
 
 from course_utils.core.errors import CourseError, ImageLoadError
@@ -205,13 +204,13 @@ def test_url_is_refused_offline(monkeypatch):
         load_image("https://example.com/cat.jpg")
 
 
-def test_url_from_local_server(monkeypatch, tmp_path):
+def test_url_from_local_server(monkeypatch, tmp_path, file_server):
     monkeypatch.delenv("COURSE_OFFLINE", raising=False)
     _save(_gradient(), tmp_path / "g.png")
-    with file_server(tmp_path) as base:
-        assert load_image(f"{base}/g.png").size == (40, 30)
-        with pytest.raises(ImageLoadError, match="could not download"):
-            load_image(f"{base}/missing.png")
+    base = file_server(tmp_path)
+    assert load_image(f"{base}/g.png").size == (40, 30)
+    with pytest.raises(ImageLoadError, match="could not download"):
+        load_image(f"{base}/missing.png")
 
 
 def test_folders_and_lists(tmp_path):

@@ -10,8 +10,6 @@ import gzip
 import hashlib
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,7 +17,6 @@ import torch
 
 from course_utils.core.errors import DatasetError, DataUnavailableError
 from course_utils.data import fashion_mnist as fm
-from tests.helpers_net import file_server
 
 # CI installs the package (.ci/run), so there a missing package fails these tests instead of skipping them.
 pytestmark = pytest.mark.skipif(
@@ -139,52 +136,51 @@ def _serve_package(tmp_path: Path, monkeypatch, broken: str | None = None) -> Pa
     return served
 
 
-def test_online_download_goes_through_torchvision_into_the_cache(nowhere, monkeypatch, capsys):
+def test_online_download_goes_through_torchvision_into_the_cache(nowhere, monkeypatch, capsys, file_server):
     from torchvision.datasets import FashionMNIST
 
     served = _serve_package(nowhere, monkeypatch)
-    with file_server(served) as url:
-        monkeypatch.setattr(FashionMNIST, "mirrors", [url + "/"])
-        folder = fm.fetch(progress=False)
+    url = file_server(served)
+    monkeypatch.setattr(FashionMNIST, "mirrors", [url + "/"])
+    folder = fm.fetch(progress=False)
     assert folder == fm.cache_dir()
     assert sorted(p.name for p in folder.iterdir()) == sorted(fm.SHA256)
     assert not [p for p in folder.parent.iterdir() if p.name.startswith(".fashion-mnist.")]  # no partial folder left
     assert len(fm.load_fashion_mnist("train")) == 60_000
 
 
-def test_a_failed_download_leaves_nothing_in_the_cache(nowhere, monkeypatch):
+def test_a_failed_download_leaves_nothing_in_the_cache(nowhere, monkeypatch, file_server):
     from torchvision.datasets import FashionMNIST
 
     served = _serve_package(nowhere, monkeypatch, broken="t10k-images-idx3-ubyte.gz")
-    with file_server(served) as url:
-        monkeypatch.setattr(FashionMNIST, "mirrors", [url + "/"])
-        with pytest.raises(DataUnavailableError, match="download failed"):
-            fm.fetch(progress=False)
+    url = file_server(served)
+    monkeypatch.setattr(FashionMNIST, "mirrors", [url + "/"])
+    with pytest.raises(DataUnavailableError, match="download failed"):
+        fm.fetch(progress=False)
     datasets = fm.cache_dir().parent
     assert [p.name for p in datasets.iterdir() if not p.name.endswith(".lock")] == []
     assert fm.locate() is None
 
 
-def test_cli_fetch_and_doctor_know_the_dataset(nowhere):
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "COURSE_OFFLINE": "1",
-        "FASHION_MNIST_DIR": str(nowhere / "no-package"),
-        "COURSE_DATA": str(nowhere / "cache"),
-        "HOME": str(nowhere),
-    }
+def test_cli_fetch_and_doctor_know_the_dataset(nowhere, monkeypatch, capsys):
+    """``python -m course_utils fetch`` and ``doctor`` (run as ``cli.main`` in this process) find, plan and name
+    the dataset: missing (no Debian package, an empty cache), then in the course cache."""
+    from course_utils.cli import main
 
-    def cli(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "course_utils", *args], capture_output=True, text=True, env=env, timeout=300
-        )
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    monkeypatch.setenv("HOME", str(nowhere))
 
-    dry = cli("fetch", "fashion_mnist", "--dry-run")
-    assert dry.returncode == 0 and "would get  dataset  fashion_mnist" in dry.stdout and "29.4 MB" in dry.stdout
-    failed = cli("fetch", "fashion_mnist")
-    assert failed.returncode == 1 and "apt-get install dataset-fashion-mnist" in failed.stdout
-    doctor = cli("doctor")
-    assert doctor.returncode == 1 and "FIX  dataset fashion_mnist" in doctor.stdout
+    def cli(*args: str) -> tuple[int, str]:
+        capsys.readouterr()
+        code = main(list(args))
+        return code, capsys.readouterr().out
+
+    code, out = cli("fetch", "fashion_mnist", "--dry-run")
+    assert code == 0 and "would get  dataset  fashion_mnist" in out and "29.4 MB" in out
+    code, out = cli("fetch", "fashion_mnist")
+    assert code == 1 and "apt-get install dataset-fashion-mnist" in out
+    code, out = cli("doctor")
+    assert code == 1 and "FIX  dataset fashion_mnist" in out
     _copy_package(nowhere / "cache" / "datasets" / "fashion-mnist")
-    assert "cached     dataset  fashion_mnist" in cli("fetch", "--dry-run").stdout
-    assert "course cache" in cli("doctor").stdout
+    assert "cached     dataset  fashion_mnist" in cli("fetch", "--dry-run")[1]
+    assert "course cache" in cli("doctor")[1]

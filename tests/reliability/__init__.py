@@ -1,0 +1,1 @@
+"""Fault injection across the package: bad files, hostile archives, misbehaving servers, offline."""
