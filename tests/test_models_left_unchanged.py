@@ -474,14 +474,14 @@ COVERED: dict[str, Case | tuple[Case, ...]] = {
         Case(lambda env: _f("lessons.shapes.shape_table")(env.model, (1, 3, SIZE, SIZE)), "meta"),
         Case(lambda env: _f("lessons.shapes.shape_table")(env.model, (1, 3, SIZE, SIZE), device="cpu"), "cpu"),
     ),
-    "lessons.scratch.PreActivationBlock": Case(
-        lambda env: _f("lessons.scratch.PreActivationBlock")(3, 3, 1, env.model), model="tiny"
+    "lessons.small_resnet.PreActivationBlock": Case(
+        lambda env: _f("lessons.small_resnet.PreActivationBlock")(3, 3, 1, env.model), model="tiny"
     ),
-    "lessons.scratch.stage_activation_std": Case(
-        lambda env: _f("lessons.scratch.stage_activation_std")(env.model, env.x), model="small_resnet"
+    "lessons.small_resnet.stage_activation_std": Case(
+        lambda env: _f("lessons.small_resnet.stage_activation_std")(env.model, env.x), model="small_resnet"
     ),
-    "lessons.scratch.stage_gradient_norms": Case(
-        lambda env: _f("lessons.scratch.stage_gradient_norms")(env.model, env.x, env.y), model="small_resnet"
+    "lessons.small_resnet.stage_gradient_norms": Case(
+        lambda env: _f("lessons.small_resnet.stage_gradient_norms")(env.model, env.x, env.y), model="small_resnet"
     ),
     "models.surgery.backbone": Case(lambda env: _f("models.surgery.backbone")(env.model)),
     "lessons.scratch.evaluate": Case(
