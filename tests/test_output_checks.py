@@ -111,27 +111,56 @@ def _nbval(notebooks: dict, tmp_path: Path, *plugins: str) -> subprocess.Complet
     )
 
 
-def test_nbval_run_fails_on_a_cell_that_misleads(tmp_path):
-    """A real notebook run under nbval with this plugin: a stray stderr line fails its cell, a tagged one does not."""
+def _notebook(*sources: str, tags: dict[int, list[str]] | None = None):
     nb = nbformat.v4.new_notebook()
     nb.cells = [
-        nbformat.v4.new_code_cell("import sys\nprint('fine')"),
-        nbformat.v4.new_code_cell(
-            "print('a deliberate demonstration', file=sys.stderr)", metadata={"tags": ["stderr-expected"]}
-        ),
-        nbformat.v4.new_code_cell("print('oops', file=sys.stderr)"),
-        nbformat.v4.new_code_cell("print('speed-up: 250% of the ceiling')"),
-        nbformat.v4.new_code_cell(
-            "import matplotlib.pyplot as plt\n"
-            "class Classifier:\n    name, pretrained = 'resnet50', False\n"
-            "clf = Classifier()\nfig, ax = plt.subplots()\nax.set_title('ResNet-50 predictions')\nplt.show()"
-        ),
-        nbformat.v4.new_code_cell("fig, ax = plt.subplots()\nax.set_title('ResNet-50 (RANDOM weights)')\nplt.show()"),
+        nbformat.v4.new_code_cell(s, metadata={"tags": (tags or {})[i]} if i in (tags or {}) else {})
+        for i, s in enumerate(sources)
     ]
-    proc = _nbval({"probe": nb}, tmp_path, "tests.output_checks")
-    text = proc.stdout + proc.stderr
-    assert proc.returncode == 1, text
-    assert "3 failed, 3 passed" in text, text
+    return nb
+
+
+#: Run together under nbval in one fresh pytest (a kernel each), with both plugins.
+NOTEBOOKS = {
+    # the output checks: a stray stderr line fails its cell, a tagged one does not; percentages; RANDOM titles
+    "probe": _notebook(
+        "import sys\nprint('fine')",
+        "print('a deliberate demonstration', file=sys.stderr)",
+        "print('oops', file=sys.stderr)",
+        "print('speed-up: 250% of the ceiling')",
+        "import matplotlib.pyplot as plt\n"
+        "class Classifier:\n    name, pretrained = 'resnet50', False\n"
+        "clf = Classifier()\nfig, ax = plt.subplots()\nax.set_title('ResNet-50 predictions')\nplt.show()",
+        "fig, ax = plt.subplots()\nax.set_title('ResNet-50 (RANDOM weights)')\nplt.show()",
+        tags={1: ["stderr-expected"]},
+    ),
+    # the second run: a list that grows per run, a cell that works once, a clean notebook, a broken one
+    "growing": _notebook("try:\n    log\nexcept NameError:\n    log = []\nlog.append(1)"),
+    "once": _notebook("import os\nos.mkdir('made-once')"),
+    "clean": _notebook("log = []\nlog.append(1)", "print(len(log))"),
+    "broken": _notebook("raise ValueError('first run')"),
+}
+
+
+@pytest.fixture(scope="module")
+def nbval_run(tmp_path_factory) -> tuple[str, dict[str, str], Path]:
+    """The run's text, each item's outcome, and the folder it ran in."""
+    tmp_path = tmp_path_factory.mktemp("nbval")
+    proc = _nbval(NOTEBOOKS, tmp_path, "tests.output_checks", "tests.run_twice")
+    outcome = {}
+    for line in proc.stdout.splitlines():
+        status, _, rest = line.partition(" ")
+        if status in {"PASSED", "FAILED", "SKIPPED", "ERROR"} and ".ipynb::" in rest:
+            outcome[rest.split(" - ")[0].strip()] = status
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout + proc.stderr, outcome, tmp_path
+
+
+def test_nbval_run_fails_on_a_cell_that_misleads(nbval_run):
+    """A real notebook run under nbval with this plugin: a stray stderr line fails its cell, a tagged one does not."""
+    text, outcome, tmp_path = nbval_run
+    probe = {k.split("::")[1]: v for k, v in outcome.items() if k.startswith("probe.ipynb::Cell")}
+    assert probe == {f"Cell {i}": s for i, s in enumerate(["PASSED", "PASSED", "FAILED", "FAILED", "FAILED", "PASSED"])}
     assert "writes to stderr" in text and "'oops'" in text and "above 100 %" in text
     assert "figure title 'ResNet-50 predictions' names a model with random weights" in text
     executed = nbformat.read(tmp_path / "build" / "executed" / "probe.ipynb", as_version=4)
@@ -140,30 +169,12 @@ def test_nbval_run_fails_on_a_cell_that_misleads(tmp_path):
     assert executed.metadata["course"]["failed"] is True and executed.metadata["course"]["seconds"] > 0
 
 
-def test_the_second_run_in_the_same_kernel_fails_on_piled_up_state_and_on_a_cell_that_fails_again(tmp_path):
+def test_the_second_run_in_the_same_kernel_fails_on_piled_up_state_and_on_a_cell_that_fails_again(nbval_run):
     """tests/run_twice.py on real notebooks: a list that grows per run fails, a cell that works once fails, a clean
     notebook passes; a notebook whose first run failed gets no second run."""
-
-    def notebook(*sources: str):
-        nb = nbformat.v4.new_notebook()
-        nb.cells = [nbformat.v4.new_code_cell(source) for source in sources]
-        return nb
-
-    notebooks = {
-        "growing": notebook("try:\n    log\nexcept NameError:\n    log = []\nlog.append(1)"),
-        "once": notebook("import os\nos.mkdir('made-once')"),
-        "clean": notebook("log = []\nlog.append(1)", "print(len(log))"),
-        "broken": notebook("raise ValueError('first run')"),
-    }
-    proc = _nbval(notebooks, tmp_path, "tests.output_checks", "tests.run_twice")
-    text = proc.stdout + proc.stderr
+    text, outcome, _ = nbval_run
     again = "run again in the same kernel"
-    outcome = {}
-    for line in proc.stdout.splitlines():
-        status, _, rest = line.partition(" ")
-        if status in {"PASSED", "FAILED", "SKIPPED", "ERROR"} and ".ipynb::" in rest:
-            outcome[rest.split(" - ")[0].strip()] = status
-    assert outcome == {
+    assert {k: v for k, v in outcome.items() if not k.startswith("probe.ipynb::Cell")} == {
         "growing.ipynb::Cell 0": "PASSED",
         f"growing.ipynb::{again}": "FAILED",
         "once.ipynb::Cell 0": "PASSED",
@@ -173,7 +184,7 @@ def test_the_second_run_in_the_same_kernel_fails_on_piled_up_state_and_on_a_cell
         f"clean.ipynb::{again}": "PASSED",
         "broken.ipynb::Cell 0": "FAILED",
     }, text[-3000:]
-    assert "SKIPPED [1]" in text and "a cell of the first run failed" in text, text[-3000:]  # broken: no second run
-    assert "5 passed, 1 skipped" in text, text[-3000:]
+    assert "SKIPPED [2]" in text and "a cell of the first run failed" in text, text[-3000:]  # probe, broken
+    assert "6 failed, 8 passed, 2 skipped" in text, text[-3000:]
     assert "state changed on the second run" in text and "log: {'len': 1} → {'len': 2}" in text, text[-3000:]
     assert "cell 0 fails on the second run" in text and "FileExistsError" in text, text[-3000:]
