@@ -108,12 +108,11 @@ def main() -> int:
     gap = abs(acc["naive"] - acc["cached"])
     if gap > MAX_ACC_GAP:
         print(f"accuracy gap {gap:.1%} exceeds {MAX_ACC_GAP:.0%}")
-    ok = r.median >= TARGET_RATIO and gap <= MAX_ACC_GAP
     return finish(
         "linear_probe_speedup",
         f"{r.median:.1f}x",
         f">= {TARGET_RATIO:.0f}x, accuracy within 1 point: {gap:.1%}",
-        ok,
+        r.median >= TARGET_RATIO and gap <= MAX_ACC_GAP,
     )
 
 
