@@ -98,7 +98,13 @@ def executed_rows(notebooks: list[Path]) -> list[dict]:
 
 def executed_table(notebooks: list[Path]) -> str:
     """The build report's table for notebooks executed beforehand (MyST-NB's own table lists only what it ran)."""
-    lines = ["| notebook | executed by | seconds | succeeded |", "|---|---|---:|---|"]
+    lines = [
+        "This build rendered the copies the test run executed under nbval (`scripts/build_book.py --executed`): the",
+        "notebooks were not run again, and the times below are those of the test run.",
+        "",
+        "| notebook | executed by | seconds | succeeded |",
+        "|---|---|---:|---|",
+    ]
     for row in executed_rows(notebooks):
         lines.append(f"| {row['notebook'][:-6]} | the test run (nbval) | {row['seconds']:.1f} | {row['succeeded']} |")
     return "\n".join(lines) + "\n"
