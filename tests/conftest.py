@@ -1,4 +1,6 @@
-"""Markers by kind, assigned to every collected item (the tests here and nbval's notebook cells alike).
+"""Markers by kind, the order the scopes run in, and the shared fixtures (local servers, the browser).
+
+Markers are assigned to every collected item (the tests here and nbval's notebook cells alike).
 
 ``notebook``: a cell of ``notebooks/*.ipynb`` run by nbval, or a test that executes whole notebooks itself;
 ``browser``: a test that launches chromium (the ``browser`` fixture below, ``lab`` of ``tests/test_browser.py``,
@@ -85,7 +87,8 @@ def _budgets() -> dict[str, float]:
 def longest_first(items: list[pytest.Item]) -> list[pytest.Item]:
     """The items grouped by module or notebook (an xdist ``loadscope`` scope), the longest scopes first, so that
     two workers finish together: notebooks by their budget (the second run included), then the modules with a
-    test that is not ``unit`` (slow, browser, book), then the rest by size; the modules that use this run's executed notebooks last.
+    test that is not ``unit`` (slow, browser, book), then the rest by size; last, the modules that use this run's
+    executed notebooks.
 
     ``make test`` passes ``--no-loadscope-reorder`` so that xdist keeps this order; the order is the same in
     every worker (it reads only the items and the budgets)."""
