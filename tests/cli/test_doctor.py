@@ -20,7 +20,7 @@ ROWS = [
     (
         "weights efficientnet_lite0",
         False,
-        "/work/main/.venv/lib/python3.11/site-packages/efficientnet_lite0_pytorch"
+        "/home/learner/course/.venv/lib/python3.11/site-packages/efficientnet_lite0_pytorch"
         "_model/models/efficientnet-lite0-57934424.pth (SHA-256 MISMATCH)",
     ),
 ]
