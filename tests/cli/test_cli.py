@@ -28,6 +28,12 @@ def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.fixture(autouse=True)
+def offline(monkeypatch):
+    """Offline in this process too, as in the processes ``run`` starts (``ENV``)."""
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+
+
 def here(capsys, *args: str) -> subprocess.CompletedProcess:
     """``python -m course_utils ARGS`` run as ``main(ARGS)`` in this process: its exit status and output."""
     capsys.readouterr()

@@ -169,6 +169,7 @@ def test_cli_fetch_and_doctor_know_the_dataset(nowhere, monkeypatch, capsys):
 
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
     monkeypatch.setenv("HOME", str(nowhere))
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
 
     def cli(*args: str) -> tuple[int, str]:
         capsys.readouterr()
