@@ -106,15 +106,27 @@ def add_alt_text(app, doctree: nodes.document) -> None:
         )
 
 
+def _test_run(source: Path) -> dict | None:
+    """The run time and outcome a notebook executed by the test run records (``metadata.course``), or None."""
+    if source.suffix != ".ipynb":
+        return None
+    course = json.loads(source.read_text(encoding="utf-8")).get("metadata", {}).get("course")
+    return {"runtime": course["seconds"], "succeeded": not course.get("failed", False)} if course else None
+
+
 def write_build_report(app, exception: Exception | None) -> None:
-    """Write ``book.json``: every executed notebook with its title and execution time in seconds."""
+    """Write ``book.json``: every executed notebook with its title and execution time in seconds.
+
+    A notebook this build did not execute but the test run did (``build_book.py --executed``) reports the run its
+    ``metadata.course`` records.
+    """
     if exception is not None or app.builder.name != "html":
         return
     from myst_nb.sphinx_ import NbMetadataCollector
 
     rows = []
     for docname in sorted(app.env.found_docs):
-        data = NbMetadataCollector.get_exec_data(app.env, docname)
+        data = NbMetadataCollector.get_exec_data(app.env, docname) or _test_run(Path(app.env.doc2path(docname)))
         if data is None:
             continue
         title = app.env.titles[docname].astext() if docname in app.env.titles else docname

@@ -66,36 +66,6 @@ def stage(notebooks: list[Path], src: Path, executed: bool = False) -> None:
         )
 
 
-def executed_rows(notebooks: list[Path]) -> list[dict]:
-    """``book.json``'s rows for notebooks executed beforehand: the run time and outcome their metadata records."""
-    rows = []
-    for nb in notebooks:
-        data = json.loads(nb.read_text(encoding="utf-8"))
-        course = data.get("metadata", {}).get("course")
-        if not course:
-            raise BookError(f"{nb}: not an executed copy (no metadata.course); run the notebooks, or drop --executed")
-        title = next(
-            (
-                line[2:].strip()
-                for c in data["cells"]
-                if c["cell_type"] == "markdown"
-                for line in "".join(c["source"]).splitlines()
-                if line.startswith("# ")
-            ),
-            nb.stem,
-        )
-        rows.append(
-            {
-                "notebook": f"notebooks/{nb.name}",
-                "page": f"notebooks/{nb.stem}.html",
-                "title": title,
-                "seconds": float(course["seconds"]),
-                "succeeded": not course.get("failed", False),
-            }
-        )
-    return rows
-
-
 def executed_table(notebooks: list[Path]) -> str:
     """The build report's table for notebooks executed beforehand (MyST-NB's own table lists only what it ran)."""
     lines = [
@@ -105,8 +75,12 @@ def executed_table(notebooks: list[Path]) -> str:
         "| notebook | executed by | seconds | succeeded |",
         "|---|---|---:|---|",
     ]
-    for row in executed_rows(notebooks):
-        lines.append(f"| {row['notebook'][:-6]} | the test run (nbval) | {row['seconds']:.1f} | {row['succeeded']} |")
+    for nb in notebooks:
+        course = json.loads(nb.read_text(encoding="utf-8")).get("metadata", {}).get("course")
+        if not course:
+            raise BookError(f"{nb}: not an executed copy (no metadata.course); run the notebooks, or drop --executed")
+        failed = course.get("failed", False)
+        lines.append(f"| notebooks/{nb.stem} | the test run (nbval) | {float(course['seconds']):.1f} | {not failed} |")
     return "\n".join(lines) + "\n"
 
 
@@ -219,11 +193,7 @@ def build(notebooks: list[Path], out: Path, jobs: int = 1, executed: bool = Fals
             raise BookError(
                 "offline mode (COURSE_OFFLINE=1): the build tried to reach the network:\n  " + "\n  ".join(blocked[:20])
             )
-        if executed:
-            rows = executed_rows(notebooks)
-            (partial / "book.json").write_text(json.dumps(rows, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-        else:
-            rows = json.loads((partial / "book.json").read_text(encoding="utf-8"))
+        rows = json.loads((partial / "book.json").read_text(encoding="utf-8"))
         report = {
             "seconds": round(time.perf_counter() - start, 1),
             "pages": len(list(partial.rglob("*.html"))),
