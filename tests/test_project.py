@@ -263,3 +263,16 @@ def test_make_lab_serves_the_course(tmp_path):
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+def test_every_test_the_markers_name_exists():
+    """tests/conftest.py names modules and tests by path: a name left behind by a move would silently mark nothing."""
+    from tests import conftest
+
+    modules = conftest.SLOW_MODULES | conftest.NOTEBOOK_MODULES | conftest.BOOK_MODULES | conftest.AFTER_NOTEBOOKS
+    for module in modules:
+        assert (ROOT / "tests" / module).is_file(), module
+    for node in conftest.SLOW_TESTS | conftest.NOTEBOOK_TESTS | set(conftest.SLOW_IDS):
+        module, _, name = node.partition("::")
+        source = (ROOT / "tests" / module).read_text(encoding="utf-8")
+        assert f"def {name.split('[')[0]}(" in source, node
