@@ -78,6 +78,26 @@ def lab(tmp_path_factory, browser, free_port):
         proc.kill()
 
 
+def _click(page, selector: str, timeout: float = 120) -> None:
+    """Click ``selector``. On a busy machine JupyterLab may ask which kernel to use (the kernel was slow to
+    connect), before or during the click: answer as a learner would, with the dialog's default button (the
+    notebook's own kernel), and click again. What the dialog asked is printed."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    deadline = time.monotonic() + timeout
+    while True:
+        dialog = page.locator(".jp-Dialog")
+        if dialog.count() and dialog.first.is_visible():
+            print("JupyterLab asked:", " ".join(dialog.first.inner_text().split())[:300])
+            page.locator(".jp-Dialog .jp-mod-accept").first.click()
+        try:
+            page.click(selector, timeout=5_000)
+            return
+        except PlaywrightTimeout:
+            if time.monotonic() > deadline:
+                raise
+
+
 def _run_all(page, base: str, token: str, name: str) -> None:
     """Open notebook ``name``, run all cells, wait until every cell has run, assert no error output."""
     page.goto(f"{base}/lab/workspaces/{Path(name).stem}/tree/{name}?token={token}&reset", timeout=120_000)
@@ -86,14 +106,9 @@ def _run_all(page, base: str, token: str, name: str) -> None:
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
     first_prompt = f"{panel} .jp-CodeCell .jp-InputPrompt >> nth=0"
     for _ in range(3):  # a kernel that has just started can drop the very first request: ask again
-        # On a busy machine JupyterLab may ask which kernel to use (the kernel was slow to connect): answer
-        # as a learner would, with the notebook's own kernel (the dialog's default button).
-        accept = page.locator(".jp-Dialog .jp-mod-accept")
-        if accept.count() and accept.first.is_visible():
-            accept.first.click()
-        page.click(f"{panel} .jp-Notebook")
-        page.click("text=Run >> nth=0")
-        page.click("text=Run All Cells")
+        _click(page, f"{panel} .jp-Notebook")
+        _click(page, "text=Run >> nth=0")
+        _click(page, "text=Run All Cells")
         try:
             page.wait_for_function(
                 "sel => /\\[(\\*|\\d+)\\]/.test(document.querySelector(sel).textContent)",
