@@ -24,11 +24,12 @@ OLDEST_DESELECT ?= --deselect tests/test_architecture.py::test_every_import_of_t
 	--ignore=tests/deploy/test_availability.py -k "not deploy.export"
 OLDEST_NOTEBOOKS := $(wildcard notebooks/0[0-8]_*.ipynb)
 
-.PHONY: help install install-oldest lab test test-fast test-oldest lint hooks book bench clean-outputs clean
+.PHONY: help install install-oldest lab test test-full test-fast test-oldest lint hooks book bench clean-outputs clean
 
 help:
 	@echo "make lab     start JupyterLab on the course (creates .venv when missing)"
 	@echo "make test    run every test and execute every notebook (creates .venv when missing)"
+	@echo "make test-full    make test, and notebooks 04, 09 and 10 also run a second time in the same kernel"
 	@echo "make test-fast    the quick unit tests only (no notebooks, browser, website build or slow processes)"
 	@echo "make test-oldest  unit tests and notebooks 00-08 in $(OLDEST_VENV), every core dependency at its lowest bound"
 	@echo "make lint    the pre-commit checks on the whole tree (ruff lint + format, notebook outputs, hygiene)"
@@ -48,8 +49,13 @@ install: $(STAMP)
 lab: $(STAMP)
 	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" notebooks/00_start_here.ipynb $(LAB_ARGS)
 
+# Every notebook runs under nbval; the quick ones then run again in the same kernel (tests/run_twice.py,
+# --second-run=quick). test-full also runs again the three that train over 3 seeds (04, 09, 10: 2-3 minutes more on 2 cores).
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-full: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS) --second-run=all
 
 # Markers (assigned in tests/conftest.py): unit, slow, notebook, browser, book; `-m unit` is the quick set.
 test-fast: $(STAMP)

@@ -26,6 +26,7 @@ import pytest
 
 from tests import ROOT
 from tests.output_checks import chromium_executable
+from tests.run_twice import notebook_budgets, second_run_wanted
 
 BROWSER_FIXTURES = {"browser", "lab", "page"}
 BOOK_FIXTURES = {"site", "served"}
@@ -73,20 +74,9 @@ def pytest_ignore_collect(collection_path, config: pytest.Config) -> bool | None
     return None
 
 
-def _budgets() -> dict[str, float]:
-    """Each notebook's run-time budget in seconds (``benchmarks/bench_notebooks.py``, read without importing it)."""
-    import ast
-
-    tree = ast.parse((ROOT / "benchmarks" / "bench_notebooks.py").read_text(encoding="utf-8"))
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "BUDGETS":
-            return ast.literal_eval(node.value)
-    return {}
-
-
 def longest_first(items: list[pytest.Item]) -> list[pytest.Item]:
     """The items grouped by module or notebook (an xdist ``loadscope`` scope), the longest scopes first, so that
-    two workers finish together: notebooks by their budget (the second run included), then the modules with a
+    two workers finish together: notebooks by their budget (twice when they get a second run), then the modules with a
     test that is not ``unit`` (slow, browser, book), then the rest by size; last, the modules that use this run's
     executed notebooks.
 
@@ -95,14 +85,16 @@ def longest_first(items: list[pytest.Item]) -> list[pytest.Item]:
     scopes: dict[Path, list[pytest.Item]] = {}
     for item in items:
         scopes.setdefault(item.path, []).append(item)
-    budgets = _budgets()
+    budgets = notebook_budgets()
+    mode = items[0].config.getoption("second_run") if items else "quick"
 
     def cost(path: Path) -> tuple[int, float]:
         members = scopes[path]
         if where(path) in AFTER_NOTEBOOKS:
             return (3, 0)
         if path.suffix == ".ipynb":
-            return (0, -budgets.get(path.name[:2], 90))
+            runs = 2 if second_run_wanted(path.name, mode, budgets) else 1
+            return (0, -runs * budgets.get(path.name[:2], 90))
         slow = any(i.get_closest_marker("unit") is None for i in members)  # notebook, browser, book or slow
         return (1 if slow else 2, -len(members))
 

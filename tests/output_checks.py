@@ -8,7 +8,7 @@ each cell that nbval executes. A cell fails when it shows the learner something 
 - a **figure title** that names a model whose weights are random (a ``Classifier`` with ``pretrained`` False in
   the kernel's namespace) without saying RANDOM;
 - a printed **percentage above 100 %**;
-- a **timing** that reports fewer than :data:`MIN_RUNS` runs ("… over 3 runs", "3 runs per measurement").
+- a **timing** that reports fewer than ``course_utils.measure.MIN_RUNS`` runs ("… over 3 runs", "3 runs per measurement").
 
 When a notebook has run, its cells with their outputs are written to ``_build/executed/NN_x.ipynb`` and, when
 Playwright and chromium are installed, rendered at 1280 px to ``_build/screenshots/notebooks/NN_x.png`` for a
@@ -30,7 +30,6 @@ from pathlib import Path
 
 import pytest
 
-from course_utils.measure import MIN_RUNS  # the package's one value
 from tests import ROOT
 
 BUILD = Path(os.environ.get("COURSE_BUILD_DIR") or ROOT / "_build")  # where executed copies and screenshots go
@@ -142,6 +141,10 @@ def problems(cell: dict, outputs: list, figures: list[list[str]], random_models:
                 line = next((ln for ln in text.splitlines() if match.group(0) in ln), match.group(0))
                 found.append(f"prints a percentage above 100 %: {line.strip()[:200]!r}")
         for match in _RUNS.finditer(text):
+            # the package's one value, imported here: the plugin loads in every pytest process, the xdist
+            # controller included, which would otherwise import torch for nothing
+            from course_utils.measure import MIN_RUNS
+
             runs = int(match.group(1) or match.group(2))
             if runs < MIN_RUNS:
                 found.append(f"reports a timing over {runs} run(s) (fewer than {MIN_RUNS}): {match.group(0)!r}")

@@ -14,10 +14,17 @@ restarts the kernel and runs everything). After its last cell this plugin adds o
 The item belongs to the notebook's scope (``--dist loadscope`` keeps it on the notebook's worker, after its cells)
 and is skipped when a cell of run 1 failed: that failure is already reported. So each notebook is executed in one
 kernel per ``make test``: nbval's run and this check's second pass.
+
+``--second-run`` says which notebooks get it: ``quick`` (the default, ``make test``) every notebook whose run-time
+budget (``benchmarks/bench_notebooks.py``) is at most :data:`QUICK_BUDGET` seconds; ``all`` (``make test-full``)
+every notebook, including 04, 09 and 10, which train over 3 seeds and whose second runs add 250–360 s of worker
+time; ``none`` no notebook. A notebook left out is executed once (nbval's run); its item still checks
+that kernel's torch threads and offline guard, then is skipped, saying why and how to run it again.
 """
 
 from __future__ import annotations
 
+import ast
 import os
 import time
 from pathlib import Path
@@ -25,10 +32,14 @@ from queue import Empty
 
 import pytest
 
+from tests import ROOT
 from tests.output_checks import FAILED_KEY, is_nbval_cell, kernel_eval
 from tests.reliability_summary import network_record, tally
 
 ITEM_NAME = "run again in the same kernel"
+#: Notebooks with a budget up to this many seconds get their second run in every ``make test``.
+QUICK_BUDGET = 90
+SECOND_RUN_CHOICES = ("quick", "all", "none")
 
 #: Defined silently in the kernel; ``_course_state_probe()`` returns the state as a JSON string.
 PROBE = r"""
@@ -80,6 +91,34 @@ def growth(first: dict, second: dict) -> list[str]:
     return out
 
 
+def notebook_budgets() -> dict[str, float]:
+    """Each notebook's run-time budget in seconds by its number (``benchmarks/bench_notebooks.py``'s ``BUDGETS``,
+    read without importing it)."""
+    tree = ast.parse((ROOT / "benchmarks" / "bench_notebooks.py").read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "BUDGETS":
+            return ast.literal_eval(node.value)
+    return {}
+
+
+def second_run_wanted(name: str, mode: str, budgets: dict[str, float]) -> bool:
+    """Whether notebook ``name`` (``NN_x.ipynb``) gets its second run under ``--second-run=mode``; a notebook
+    without a budget counts as quick."""
+    if mode not in SECOND_RUN_CHOICES:
+        raise ValueError(f"--second-run={mode!r}: choose one of {', '.join(SECOND_RUN_CHOICES)}")
+    return mode == "all" or (mode == "quick" and budgets.get(name[:2], 0) <= QUICK_BUDGET)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--second-run",
+        choices=SECOND_RUN_CHOICES,
+        default="quick",
+        help=f"which notebooks are run again in nbval's kernel: quick (budget <= {QUICK_BUDGET} s, the default), "
+        "all (make test-full) or none",
+    )
+
+
 class RunAgain(pytest.Item):
     """The second run of one notebook in nbval's kernel, with the state compared before and after."""
 
@@ -91,6 +130,16 @@ class RunAgain(pytest.Item):
         if kernel is None or not kernel.is_alive():
             pytest.fail(f"{nbfile.path.name}: the kernel of the first run is gone")
         first = self._state()
+        mode = self.config.getoption("second_run")
+        if not second_run_wanted(nbfile.path.name, mode, notebook_budgets()):
+            self._check_kernel(first)  # every kernel, run twice or not: its threads and the offline guard
+            budget = notebook_budgets().get(nbfile.path.name[:2])
+            pytest.skip(
+                f"--second-run={mode}: {nbfile.path.name} ran once"
+                + (f" (its budget is {budget:g} s, over {QUICK_BUDGET} s)" if mode == "quick" else "")
+                + "; its kernel's threads and offline guard were checked; `make test-full` (--second-run=all) runs "
+                "it again in the same kernel"
+            )
         start = time.perf_counter()
         for number, cell in enumerate(c for c in nbfile.nb.cells if c.cell_type == "code"):
             error = _execute(kernel, cell.source)
@@ -101,20 +150,26 @@ class RunAgain(pytest.Item):
         second = self._state()
         tally(inputs=1)
         assert first["pid"] == second["pid"], "the kernel restarted during the second run"
-        threads = int(os.environ.get("COURSE_THREADS") or 0)
-        if threads:
-            assert first["threads"] == threads, f"the kernel used {first['threads']} threads, not {threads}"
+        self._check_kernel(first)
         grown = growth(first, second)
         assert not grown, f"{nbfile.path.name}: state changed on the second run:\n" + "\n".join(grown)
-        record = network_record()
-        if record is not None:
-            assert first["guard"] == str(record), "the kernel ran without the offline socket guard"
-            lines = record.read_text().splitlines() if record.is_file() else []
-            blocked = [line for line in lines if f"pid={first['pid']} " in line]
-            assert not blocked, f"{nbfile.path.name} tried to use the network:\n" + "\n".join(blocked)
         timing = f"{nbfile.path.name}: run 2 in the same kernel {seconds:.1f} s"
         self.user_properties.append(("timing", timing))
         print(timing)
+
+    def _check_kernel(self, state: dict) -> None:
+        """The kernel used ``COURSE_THREADS`` torch threads, ran under the offline socket guard of this run, and
+        tried no connection that the guard blocked."""
+        name = self.parent.path.name
+        threads = int(os.environ.get("COURSE_THREADS") or 0)
+        if threads:
+            assert state["threads"] == threads, f"{name}: the kernel used {state['threads']} threads, not {threads}"
+        record = network_record()
+        if record is not None:
+            assert state["guard"] == str(record), f"{name}: the kernel ran without the offline socket guard"
+            lines = record.read_text().splitlines() if record.is_file() else []
+            blocked = [line for line in lines if f"pid={state['pid']} " in line]
+            assert not blocked, f"{name} tried to use the network:\n" + "\n".join(blocked)
 
     def _state(self) -> dict:
         state = kernel_eval(self.parent.kernel.kc, PROBE, "_course_state_probe()")
@@ -163,4 +218,13 @@ def notebooks_with_a_second_run(items: list[pytest.Item]) -> set[Path]:
     return {item.path for item in items if isinstance(item, RunAgain)}
 
 
-__all__ = ["ITEM_NAME", "PROBE", "RunAgain", "growth", "notebooks_with_a_second_run"]
+__all__ = [
+    "ITEM_NAME",
+    "PROBE",
+    "QUICK_BUDGET",
+    "RunAgain",
+    "growth",
+    "notebook_budgets",
+    "notebooks_with_a_second_run",
+    "second_run_wanted",
+]

@@ -80,6 +80,7 @@ def _nbval(notebooks: dict, tmp_path: Path, *plugins: str) -> subprocess.Complet
     env = {
         **os.environ,
         "COURSE_BUILD_DIR": str(tmp_path / "build"),
+        "COURSE_THREADS": "1",  # the kernels' thread check (tests/run_twice.py) applies, as under xdist
         "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p),
     }
     plugin_args = [arg for name in plugins for arg in ("-p", name)]
@@ -134,8 +135,12 @@ NOTEBOOKS = {
         "fig, ax = plt.subplots()\nax.set_title('ResNet-50 (RANDOM weights)')\nplt.show()",
         tags={1: ["stderr-expected"]},
     ),
-    # the second run: a list that grows per run, a cell that works once, a clean notebook, a broken one
+    # the second run: a list that grows per run, a cell that works once, a clean notebook, a broken one, and one
+    # numbered as a training notebook (10: budget 240 s), which the default `--second-run=quick` runs once
     "growing": _notebook("try:\n    log\nexcept NameError:\n    log = []\nlog.append(1)"),
+    "10_trains": _notebook("try:\n    log\nexcept NameError:\n    log = []\nlog.append(1)"),
+    # a training notebook gets no second run, but its kernel is still checked: here it changes its torch threads
+    "10_threads": _notebook("import torch\ntorch.set_num_threads(2)"),
     "once": _notebook("import os\nos.mkdir('made-once')"),
     "clean": _notebook("log = []\nlog.append(1)", "print(len(log))"),
     "broken": _notebook("raise ValueError('first run')"),
@@ -171,7 +176,9 @@ def test_nbval_run_fails_on_a_cell_that_misleads(nbval_run):
 
 def test_the_second_run_in_the_same_kernel_fails_on_piled_up_state_and_on_a_cell_that_fails_again(nbval_run):
     """tests/run_twice.py on real notebooks: a list that grows per run fails, a cell that works once fails, a clean
-    notebook passes; a notebook whose first run failed gets no second run."""
+    notebook passes; a notebook whose first run failed gets no second run, nor (by default) a training notebook,
+    whose skip says how to run it: there the same growing list goes unseen, but its kernel is still checked (a
+    notebook that changes its torch threads fails)."""
     text, outcome, _ = nbval_run
     again = "run again in the same kernel"
     assert {k: v for k, v in outcome.items() if not k.startswith("probe.ipynb::Cell")} == {
@@ -183,8 +190,15 @@ def test_the_second_run_in_the_same_kernel_fails_on_piled_up_state_and_on_a_cell
         "clean.ipynb::Cell 1": "PASSED",
         f"clean.ipynb::{again}": "PASSED",
         "broken.ipynb::Cell 0": "FAILED",
+        "10_trains.ipynb::Cell 0": "PASSED",
+        "10_threads.ipynb::Cell 0": "PASSED",
+        f"10_threads.ipynb::{again}": "FAILED",
     }, text[-3000:]
     assert "SKIPPED [2]" in text and "a cell of the first run failed" in text, text[-3000:]  # probe, broken
-    assert "6 failed, 8 passed, 2 skipped" in text, text[-3000:]
+    assert "--second-run=quick: 10_trains.ipynb ran once (its budget is 240 s" in text, text[-3000:]
+    assert "`make test-full` (--second-run=all) runs it again" in text, text[-3000:]
+    assert "its kernel's threads and offline guard were checked" in text, text[-3000:]
+    assert "10_threads.ipynb: the kernel used 2 threads, not 1" in text, text[-3000:]
+    assert "7 failed, 10 passed, 3 skipped" in text, text[-3000:]
     assert "state changed on the second run" in text and "log: {'len': 1} → {'len': 2}" in text, text[-3000:]
     assert "cell 0 fails on the second run" in text and "FileExistsError" in text, text[-3000:]

@@ -42,13 +42,21 @@ def test_makefile_bootstraps_venv_for_lab_and_test():
     assert "--dist loadscope" in makefile
 
 
-def test_github_workflow_parses_and_runs_the_same_command():
+def test_github_workflow_parses_and_runs_the_readme_test_command_in_full():
+    """Every CI job runs `make test-full`: the README's `make test` with the second run of every notebook."""
     workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "ci.yml").read_text())
     jobs = workflow["jobs"]
     assert {"test", "gpu"} <= set(jobs)
+    full = f"{_readme_commands()[1]}-full"
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(
+        rf"^{full.split()[1]}: \$\(STAMP\)\n\t\$\(BIN\)/python -m pytest \$\(PYTEST_ARGS\) --second-run=all$",
+        makefile,
+        re.M,
+    )
     for name, job in jobs.items():
         runs = [step.get("run") for step in job["steps"] if "run" in step]
-        assert _readme_commands()[1] in runs, f"job {name} does not run the README's test command"
+        assert full in runs, f"job {name} does not run {full!r} (the README's test command, every second run included)"
     assert "self-hosted" in jobs["gpu"]["runs-on"]
     cache = [s for s in jobs["test"]["steps"] if s.get("uses", "").startswith("actions/cache")]
     assert cache and "torch" in cache[0]["with"]["path"]

@@ -175,11 +175,15 @@ def test_refused_connection_is_reported(tmp_path, monkeypatch, free_port):
     tally(inputs=1, faults=1)
 
 
-# The real course_utils.data.download, loaded without the package's __init__ (which imports torch and the
-# models), so that eight processes start in well under a second each.
+# The real course_utils.data.download, loaded without the __init__ of course_utils, course_utils.core and
+# course_utils.data (which import torch and the models), so that eight processes start in well under a second each
+# (0.2 s instead of 4 s on 2 cores).
 _BARE_PACKAGE = (
-    f"import sys, types; _p = types.ModuleType('course_utils'); _p.__path__ = [{str(ROOT / 'course_utils')!r}]; "
-    "sys.modules['course_utils'] = _p"
+    "import sys, types\n"
+    f"for _name in ('course_utils', 'course_utils.core', 'course_utils.data'):\n"
+    "    _p = types.ModuleType(_name)\n"
+    f"    _p.__path__ = [{str(ROOT)!r} + '/' + _name.replace('.', '/')]\n"
+    "    sys.modules[_name] = _p\n"
 )
 _WORKER = _BARE_PACKAGE + textwrap.dedent("""
     import hashlib, sys

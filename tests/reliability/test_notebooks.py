@@ -11,8 +11,10 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests import ROOT
-from tests.run_twice import ITEM_NAME, growth
+from tests.run_twice import ITEM_NAME, QUICK_BUDGET, growth, notebook_budgets, second_run_wanted
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
@@ -43,6 +45,21 @@ def test_every_notebook_gets_its_second_run_after_its_last_cell(request):
         assert sum(i.endswith(ITEM_NAME) for i in mine) == 1
         cells = sum(1 for c in json.loads(nb.read_text())["cells"] if c["cell_type"] == "code")
         assert len(mine) == cells + 1, nb.name
+
+
+def test_make_test_runs_again_every_notebook_but_the_three_that_train():
+    """`make test` (``--second-run=quick``) runs the quick notebooks twice and 04, 09, 10 once; `make test-full`
+    (``all``) runs every notebook twice."""
+    budgets = notebook_budgets()
+    once = {nb.name[:2] for nb in NOTEBOOKS if not second_run_wanted(nb.name, "quick", budgets)}
+    assert once == {"04", "09", "10"} and all(budgets[n] > QUICK_BUDGET for n in once)
+    assert all(second_run_wanted(nb.name, "all", budgets) for nb in NOTEBOOKS)
+    assert not any(second_run_wanted(nb.name, "none", budgets) for nb in NOTEBOOKS)
+    assert second_run_wanted("99_new.ipynb", "quick", budgets)  # no budget yet: quick
+    with pytest.raises(ValueError, match="--second-run='twice'"):
+        second_run_wanted(NOTEBOOKS[0].name, "twice", budgets)
+    makefile = (ROOT / "Makefile").read_text()
+    assert "--second-run=all" in makefile.split("test-full:")[1].split("\n\n")[0]
 
 
 def test_probe_detects_piled_up_hooks_and_growing_lists():
