@@ -130,10 +130,10 @@ class RunAgain(pytest.Item):
         if kernel is None or not kernel.is_alive():
             pytest.fail(f"{nbfile.path.name}: the kernel of the first run is gone")
         first = self._state()
-        mode = self.config.getoption("second_run")
-        if not second_run_wanted(nbfile.path.name, mode, notebook_budgets()):
+        mode, budgets = self.config.getoption("second_run"), notebook_budgets()
+        if not second_run_wanted(nbfile.path.name, mode, budgets):
             self._check_kernel(first)  # every kernel, run twice or not: its threads and the offline guard
-            budget = notebook_budgets().get(nbfile.path.name[:2])
+            budget = budgets.get(nbfile.path.name[:2])
             pytest.skip(
                 f"--second-run={mode}: {nbfile.path.name} ran once"
                 + (f" (its budget is {budget:g} s, over {QUICK_BUDGET} s)" if mode == "quick" else "")

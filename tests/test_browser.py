@@ -38,8 +38,8 @@ def lab(tmp_path_factory, browser, free_port):
     port, token = free_port(), secrets.token_hex(16)
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}  # the learner's inline figures
     env = {**env, "JUPYTER_CONFIG_DIR": str(tmp_path / "config"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt")}
-    # Start the notebook's own kernel without asking: on a busy machine JupyterLab otherwise opens "Select
-    # Kernel" for each queued request, and every answer replaced the kernel that was running the cells.
+    # Start the notebook's own kernel without asking: on a busy machine JupyterLab otherwise opened "Select
+    # Kernel" again and again (8 times in one run), and every answer replaced the kernel running the cells.
     tracker = tmp_path / "config" / "lab" / "user-settings" / "@jupyterlab" / "notebook-extension"
     tracker.mkdir(parents=True)
     (tracker / "tracker.jupyterlab-settings").write_text('{"autoStartDefaultKernel": true}')
