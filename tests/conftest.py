@@ -28,7 +28,7 @@ from tests import ROOT
 from tests.output_checks import chromium_executable
 from tests.run_twice import notebook_budgets, second_run_wanted
 
-BROWSER_FIXTURES = {"browser", "lab", "page"}
+BROWSER_FIXTURES = {"browser", "chromium", "lab", "page"}
 BOOK_FIXTURES = {"site", "served"}
 # Modules are named by their path under tests/ (``where()``).
 BOOK_MODULES = {"test_book.py"}
@@ -252,18 +252,24 @@ def screenshots() -> Path:
 
 
 @pytest.fixture(scope="module")
-def browser():
-    """Headless chromium driven by Playwright; skipped with the reason without it, except in CI (``CI=true``)."""
+def chromium() -> str:
+    """The chromium executable Playwright drives; skipped with the reason without it, except in CI (``CI=true``)."""
     reason = _no_browser()
     if reason:
         if os.environ.get("CI"):
             pytest.fail(f"browser test cannot run in CI: {reason}")
         pytest.skip(reason)
+    return chromium_executable()
+
+
+@pytest.fixture(scope="module")
+def browser(chromium):
+    """Headless chromium (the ``chromium`` fixture's) driven by Playwright."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        chromium = pw.chromium.launch(
-            executable_path=chromium_executable(),
+        browser = pw.chromium.launch(
+            executable_path=chromium,
             headless=True,
             args=[
                 "--no-sandbox",
@@ -276,5 +282,5 @@ def browser():
                 "--disable-dev-shm-usage",
             ],
         )
-        yield chromium
-        chromium.close()
+        yield browser
+        browser.close()

@@ -10,9 +10,11 @@ each cell that nbval executes. A cell fails when it shows the learner something 
 - a printed **percentage above 100 %**;
 - a **timing** that reports fewer than ``course_utils.measure.MIN_RUNS`` runs ("… over 3 runs", "3 runs per measurement").
 
-When a notebook has run, its cells with their outputs are written to ``_build/executed/NN_x.ipynb`` and, when
-Playwright and chromium are installed, rendered at 1280 px to ``_build/screenshots/notebooks/NN_x.png`` for a
-reviewer to look at (``COURSE_BUILD_DIR`` moves ``_build``).
+When a notebook has run, its cells with their outputs are written to ``_build/executed/NN_x.ipynb`` (the website
+is built from these copies). With ``COURSE_SCREENSHOTS=1``, and Playwright and chromium installed, each copy is also
+rendered at 1280 px to ``_build/screenshots/notebooks/NN_x.png`` for a reviewer to look at: a chromium start and a
+full-page render per notebook, 4–12 s each on 2 busy cores, so ``make test`` leaves it off (``COURSE_BUILD_DIR``
+moves ``_build``).
 """
 
 from __future__ import annotations
@@ -252,7 +254,8 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
 def save_executed(
     nb, outputs: dict[int, list], path: Path, course: dict | None = None, widgets: dict | None = None
 ) -> Path:
-    """Write the notebook with the outputs nbval saw (by code-cell number) to ``_build/executed/``; screenshot it.
+    """Write the notebook with the outputs nbval saw (by code-cell number) to ``_build/executed/``; screenshot it
+    when :func:`screenshots_wanted`.
 
     ``course`` (this run's id, its seconds, whether a cell failed) goes to the notebook's ``metadata.course``, the
     widget state to ``metadata.widgets``: the website is built from these copies without running them again.
@@ -273,11 +276,17 @@ def save_executed(
     EXECUTED.mkdir(parents=True, exist_ok=True)
     target = EXECUTED / path.name
     nbformat.write(nb, target)
-    try:
-        screenshot(target, SHOTS / f"{path.stem}.png")
-    except Exception as exc:  # a reviewer's convenience: never fail the notebook's run for it
-        print(f"output_checks: no screenshot of {path.name}: {exc}")
+    if screenshots_wanted():
+        try:
+            screenshot(target, SHOTS / f"{path.stem}.png")
+        except Exception as exc:  # a reviewer's convenience: never fail the notebook's run for it
+            print(f"output_checks: no screenshot of {path.name}: {exc}")
     return target
+
+
+def screenshots_wanted() -> bool:
+    """Whether executed notebooks are screenshotted: ``COURSE_SCREENSHOTS=1`` (read when a notebook has run)."""
+    return os.environ.get("COURSE_SCREENSHOTS", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 def chromium_executable() -> str | None:

@@ -10,8 +10,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tests import ROOT
-from tests.output_checks import problems
+from tests import ROOT, output_checks
+from tests.output_checks import problems, save_executed, screenshots_wanted
 
 
 def _stream(text: str, name: str = "stdout") -> dict:
@@ -78,7 +78,7 @@ def _nbval(notebooks: dict, tmp_path: Path, *plugins: str) -> subprocess.Complet
         paths.append(tmp_path / f"{name}.ipynb")
         nbformat.write(nb, paths[-1])
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "COURSE_SCREENSHOTS"},  # the default: no screenshots
         "COURSE_BUILD_DIR": str(tmp_path / "build"),
         "COURSE_THREADS": "1",  # the kernels' thread check (tests/run_twice.py) applies, as under xdist
         "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p),
@@ -172,6 +172,28 @@ def test_nbval_run_fails_on_a_cell_that_misleads(nbval_run):
     assert executed.cells[0].outputs[0]["text"] == "fine\n"  # each cell keeps its own outputs
     assert "image/png" in executed.cells[5].outputs[0]["data"]  # figures drawn inline, as in Jupyter
     assert executed.metadata["course"]["failed"] is True and executed.metadata["course"]["seconds"] > 0
+    assert not (tmp_path / "build" / "screenshots").exists(), "screenshots are taken only with COURSE_SCREENSHOTS=1"
+
+
+@pytest.mark.parametrize("value, wanted", [("1", True), ("true", True), ("", False), ("0", False), (None, False)])
+def test_screenshots_are_wanted_only_when_asked_for(monkeypatch, value, wanted):
+    if value is None:
+        monkeypatch.delenv("COURSE_SCREENSHOTS", raising=False)
+    else:
+        monkeypatch.setenv("COURSE_SCREENSHOTS", value)
+    assert screenshots_wanted() is wanted
+
+
+def test_an_executed_copy_is_screenshotted_when_asked_for(chromium, monkeypatch, tmp_path):
+    """With COURSE_SCREENSHOTS=1 the executed copy is rendered by chromium to a full-page PNG."""
+    monkeypatch.setenv("COURSE_SCREENSHOTS", "1")
+    monkeypatch.setattr(output_checks, "EXECUTED", tmp_path / "executed")
+    monkeypatch.setattr(output_checks, "SHOTS", tmp_path / "shots")
+    nb = _notebook("print('hello')")
+    copy = save_executed(nb, {0: [nbformat.v4.new_output("stream", name="stdout", text="hello\n")]}, Path("07_x.ipynb"))
+    png = tmp_path / "shots" / "07_x.png"
+    assert copy == tmp_path / "executed" / "07_x.ipynb" and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert png.stat().st_size > 5_000
 
 
 def test_the_second_run_in_the_same_kernel_fails_on_piled_up_state_and_on_a_cell_that_fails_again(nbval_run):
