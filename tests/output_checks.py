@@ -1,4 +1,4 @@
-"""What a learner sees: checks on every notebook cell's executed outputs, and one screenshot per notebook.
+"""What a learner sees: checks on every notebook cell's executed outputs, and on request a screenshot per notebook.
 
 Registered from the root ``conftest.py``; it adds nothing to the notebooks' run time but these checks, done after
 each cell that nbval executes. A cell fails when it shows the learner something misleading:
